@@ -1,0 +1,143 @@
+package testutil_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/stats"
+)
+
+// Real-network tests run outside synctest: sockets and gRPC's own goroutines
+// are not durably blocked, so virtual time cannot drive them.
+
+// roundTrip exercises every method through a real gRPC client.
+func roundTrip(t *testing.T, s *testutil.Server, c pb.LeaderElectionServiceClient) {
+	t.Helper()
+	if !acquire(t, c, "a", 10) {
+		t.Fatal("a: is_leader = false on a free lock")
+	}
+	if acquire(t, c, "b", 10) {
+		t.Fatal("b: is_leader = true on a's lock")
+	}
+	if got := keepAlive(t, c, "a", 10); got != 10*time.Second {
+		t.Errorf("a: lease_length = %v, want 10s", got)
+	}
+	if got := keepAlive(t, c, "b", 10); got != -time.Second {
+		t.Errorf("b: lease_length = %v, want -1s", got)
+	}
+	release(t, c, "a")
+	if got := holder(s); got != "" {
+		t.Errorf("after release: holder = %q", got)
+	}
+	want := testutil.CallCounts{TryAcquireLock: 2, KeepAlive: 2, ReleaseLock: 1}
+	if got := s.Calls(); got != want {
+		t.Errorf("Calls() = %+v, want %+v", got, want)
+	}
+}
+
+func TestBufconnRoundTrip(t *testing.T) {
+	s := testutil.NewServer()
+	roundTrip(t, s, pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s)))
+}
+
+func TestTCPRoundTrip(t *testing.T) {
+	s := testutil.NewServer()
+	conn, err := grpc.NewClient(testutil.TCPAddr(t, s), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	roundTrip(t, s, pb.NewLeaderElectionServiceClient(conn))
+}
+
+func TestFaultsOverGRPC(t *testing.T) {
+	s := testutil.NewServer()
+	c := pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s))
+
+	s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{Code: codes.ResourceExhausted}))
+	_, err := c.TryAcquireLock(t.Context(), acquireReq("a", 10))
+	wantCode(t, err, codes.ResourceExhausted)
+
+	s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{DropResponse: true}))
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = c.TryAcquireLock(ctx, acquireReq("a", 10))
+	wantCode(t, err, codes.DeadlineExceeded)
+	if got := holder(s); got != "a" {
+		t.Errorf("lost response over gRPC: holder = %q, want a", got)
+	}
+}
+
+func TestServeBufconnStopUnblocksDroppedCall(t *testing.T) {
+	s := testutil.NewServer()
+	arrived := make(chan struct{})
+	s.SetFaultFunc(func(testutil.Call) testutil.Fault {
+		close(arrived)
+		return testutil.Fault{DropRequest: true}
+	})
+	conn, stop, err := testutil.ServeBufconn(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() {
+		// No deadline: only stop can end this call.
+		_, err := pb.NewLeaderElectionServiceClient(conn).TryAcquireLock(context.Background(), acquireReq("a", 10))
+		done <- err
+	}()
+	<-arrived
+	stop()
+	if err := <-done; err == nil {
+		t.Fatal("dropped call succeeded after stop")
+	}
+	stop() // idempotent
+}
+
+// connCounter counts server-side connections.
+type connCounter struct{ n atomic.Int64 }
+
+func (*connCounter) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (*connCounter) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (*connCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (c *connCounter) HandleConn(_ context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnBegin); ok {
+		c.n.Add(1)
+	}
+}
+
+func TestShortConnectionAgeRecyclesWithoutFailingCalls(t *testing.T) {
+	s := testutil.NewServer()
+	conns := new(connCounter)
+	c := pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s,
+		testutil.ShortConnectionAge(50*time.Millisecond, time.Second),
+		grpc.StatsHandler(conns)))
+
+	// Keep renewing until the server has replaced the connection twice; the
+	// bound only matters if recycling is broken.
+	const maxCalls = 100_000
+	calls := 0
+	for ; calls < maxCalls && conns.n.Load() < 3; calls++ {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		resp, err := c.TryAcquireLock(ctx, acquireReq("a", 30))
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d across connection recycling: %v", calls, err)
+		}
+		if !resp.GetIsLeader() {
+			t.Fatalf("call %d: lost leadership across connection recycling", calls)
+		}
+	}
+	if n := conns.n.Load(); n < 3 {
+		t.Fatalf("%d calls saw %d connections, want the first one recycled twice", calls, n)
+	}
+	if h := s.History(); len(h) != 1 {
+		t.Errorf("History has %d tenures, want one unbroken tenure", len(h))
+	}
+}

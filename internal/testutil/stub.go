@@ -1,0 +1,54 @@
+package testutil
+
+import (
+	"context"
+
+	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// Stub returns a pb.LeaderElectionServiceClient that calls s directly, in
+// the caller's goroutine, with no network: the in-process stub for the
+// client's WithServerStub option and for timing tests under synctest.
+//
+// It behaves like a generated gRPC stub where it matters: a call whose
+// context is already done is never sent; a call whose context ends before the
+// answer returns status.FromContextError(ctx.Err()).Err(), so
+// codes.DeadlineExceeded or codes.Canceled; requests are cloned, so callers
+// cannot alias server state. grpc.CallOption arguments are ignored.
+func (s *Server) Stub() pb.LeaderElectionServiceClient {
+	return stub{s}
+}
+
+type stub struct{ s *Server }
+
+func (st stub) TryAcquireLock(ctx context.Context, in *pb.TryAcquireLockRequest, _ ...grpc.CallOption) (*pb.TryAcquireLockResponse, error) {
+	return invoke(ctx, in, st.s.TryAcquireLock)
+}
+
+func (st stub) ReleaseLock(ctx context.Context, in *pb.ReleaseLockRequest, _ ...grpc.CallOption) (*pb.ReleaseLockResponse, error) {
+	return invoke(ctx, in, st.s.ReleaseLock)
+}
+
+func (st stub) KeepAlive(ctx context.Context, in *pb.KeepAliveRequest, _ ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
+	return invoke(ctx, in, st.s.KeepAlive)
+}
+
+// invoke does for one in-process call what a gRPC stub does around the wire:
+// it refuses to send on a dead context, copies the request as marshalling
+// would, and loses an answer that arrives after the context ended.
+func invoke[Req proto.Message, Resp any](ctx context.Context, in Req, method func(context.Context, Req) (Resp, error)) (Resp, error) {
+	var zero Resp
+	if ctx.Err() != nil {
+		return zero, contextStatus(ctx)
+	}
+	out, err := method(ctx, proto.Clone(in).(Req))
+	if err != nil {
+		return zero, err
+	}
+	if ctx.Err() != nil {
+		return zero, contextStatus(ctx)
+	}
+	return out, nil
+}

@@ -1,0 +1,9 @@
+// Package transport makes the Quorum Quest client's calls to
+// LeaderElectionService and turns their outcomes into events for the
+// election machine.
+//
+// It owns the facts of the wire: the TTL travels in whole seconds, every call
+// has a deadline of its own, a lease is measured from the moment its request
+// was sent, and a gRPC error is either worth retrying or not. It keeps no
+// state between calls and never changes the machine itself.
+package transport

@@ -1,0 +1,156 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quorum-quest/client-go/fsm"
+	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Lock names the lock and the client asking for it.
+type Lock struct {
+	Service  string
+	Domain   string
+	ClientID string
+}
+
+// Config is everything a Transport needs; New validates it.
+type Config struct {
+	Lock Lock
+	// TTL is the lease asked for. It travels rounded up to whole seconds;
+	// deadlines are computed from the exact value.
+	TTL time.Duration
+	// Timeout bounds every call.
+	Timeout time.Duration
+	// Policy turns granted leases into local deadlines.
+	Policy LeasePolicy
+}
+
+// Transport makes the calls for one lock and one client. It is safe for
+// concurrent use and holds no state between calls.
+type Transport struct {
+	stub    pb.LeaderElectionServiceClient
+	cfg     Config
+	wireTTL int32
+}
+
+// Result is the outcome of a TryAcquireLock or KeepAlive call, as an event
+// for the machine.
+type Result struct {
+	// Event is fsm.Granted, fsm.Denied or fsm.Failed.
+	Event fsm.Event
+	// Sent is when the request left, the moment the lease is measured from.
+	Sent time.Time
+	// Deadline is the local end of the granted lease (Granted only).
+	Deadline time.Time
+	// Err is why the call was denied or failed; nil for Granted and for a
+	// plain "held by another client".
+	Err error
+}
+
+// New returns a Transport that calls stub.
+func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
+	wire, err := WireTTL(cfg.TTL)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Policy.Validate(cfg.TTL); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout <= 0 {
+		return nil, fmt.Errorf("transport: call timeout %v must be positive", cfg.Timeout)
+	}
+	return &Transport{stub: stub, cfg: cfg, wireTTL: wire}, nil
+}
+
+// Dial opens a connection to address for the client to own. It adds no
+// HTTP/2 keepalive pings: the server's default enforcement answers pings
+// more frequent than every 5 minutes with GOAWAY "too_many_pings", and the
+// client's own renewals keep the connection busy anyway. Connections are
+// plaintext unless opts supply credentials.
+func Dial(address string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	return grpc.NewClient(address, all...)
+}
+
+// callContext bounds a call by the configured timeout and, when not zero,
+// by before: a renewal that answers after the lease ended is worthless.
+func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
+	deadline := time.Now().Add(t.cfg.Timeout)
+	if !before.IsZero() && before.Before(deadline) {
+		deadline = before
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// TryAcquire asks for the lock, or renews it when this client holds it.
+// before, when not zero, is a time the call must end by.
+func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
+	ctx, cancel := t.callContext(ctx, before)
+	defer cancel()
+	req := &pb.TryAcquireLockRequest{
+		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain,
+		ClientId: t.cfg.Lock.ClientID, Ttl: t.wireTTL,
+	}
+	sent := time.Now()
+	resp, err := t.stub.TryAcquireLock(ctx, req)
+	switch {
+	case err != nil:
+		return failure(sent, "TryAcquireLock", err)
+	case !resp.GetIsLeader():
+		return Result{Event: fsm.Denied, Sent: sent}
+	}
+	return Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, t.cfg.TTL)}
+}
+
+// KeepAlive renews the lease; before is the current lease's deadline, by
+// which the call must end.
+func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
+	ctx, cancel := t.callContext(ctx, before)
+	defer cancel()
+	req := &pb.KeepAliveRequest{
+		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain,
+		ClientId: t.cfg.Lock.ClientID, Ttl: t.wireTTL,
+	}
+	sent := time.Now()
+	resp, err := t.stub.KeepAlive(ctx, req)
+	if err != nil {
+		return failure(sent, "KeepAlive", err)
+	}
+	granted := resp.GetLeaseLength().AsDuration()
+	if granted <= 0 {
+		return Result{Event: fsm.Denied, Sent: sent, Err: fmt.Errorf("KeepAlive: lease length %v: %w", granted, ErrNotHolder)}
+	}
+	// The server's lease wins when it is shorter than what we asked for;
+	// a longer one (our TTL rounded up to whole seconds) is not trusted.
+	if granted > t.cfg.TTL {
+		granted = t.cfg.TTL
+	}
+	return Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, granted)}
+}
+
+// Release gives the lock up. The server answers success whether or not this
+// client held it, so only transport failures come back as errors.
+func (t *Transport) Release(ctx context.Context) error {
+	ctx, cancel := t.callContext(ctx, time.Time{})
+	defer cancel()
+	_, err := t.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{
+		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain, ClientId: t.cfg.Lock.ClientID,
+	})
+	if err != nil {
+		return fmt.Errorf("ReleaseLock: %w", err)
+	}
+	return nil
+}
+
+func failure(sent time.Time, method string, err error) Result {
+	err = fmt.Errorf("%s: %w", method, err)
+	if Permanent(err) {
+		return Result{Event: fsm.Denied, Sent: sent, Err: err}
+	}
+	return Result{Event: fsm.Failed, Sent: sent, Err: err}
+}
