@@ -1,0 +1,209 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/transport"
+	"google.golang.org/grpc"
+)
+
+// QuorumQuestClient campaigns for one lock (a service/domain pair) on a
+// Quorum Quest server. It is safe for concurrent use.
+type QuorumQuestClient struct {
+	cfg      *config
+	calls    *transport.Transport
+	conn     *grpc.ClientConn // dialled by us, closed by Close; nil with a stub
+	requests chan any         // to the loop; unbuffered, see submit
+	snap     atomic.Pointer[snapshot]
+	loopDone chan struct{}
+	closing  sync.Once
+	closeErr error
+}
+
+// snapshot is what the loop publishes after every transition: readers never
+// touch the machine.
+type snapshot struct {
+	state    State
+	deadline time.Time // local end of the lease; meaningful while leading
+}
+
+// NewQuorumQuestClient returns a client for the lock of service in domain,
+// asking for leases of length ttl from the server at address (host:port, or
+// any gRPC target). ttl must be at least one second; the wire carries whole
+// seconds, so a fraction is rounded up on the wire while the client trusts
+// only the exact ttl. The connection is made lazily: an unreachable server
+// shows up as an error from the first call, not here.
+//
+// Errors match ErrInvalidConfig, and the more specific ErrEmptyService,
+// ErrEmptyDomain, ErrEmptyAddress, ErrInvalidTTL or ErrInvalidOption.
+func NewQuorumQuestClient(service string, domain string, ttl time.Duration, address string, opts ...Option) (*QuorumQuestClient, error) {
+	cfg, err := newConfig(service, domain, ttl, address, opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &QuorumQuestClient{cfg: cfg, requests: make(chan any), loopDone: make(chan struct{})}
+	stub := cfg.stub
+	if stub == nil {
+		conn, err := transport.Dial(address)
+		if err != nil {
+			return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, address, err)
+		}
+		c.conn = conn
+		stub = pb.NewLeaderElectionServiceClient(conn)
+	}
+	c.calls, err = transport.New(stub, transport.Config{
+		Lock:    transport.Lock{Service: service, Domain: domain, ClientID: cfg.clientID},
+		TTL:     ttl,
+		Timeout: cfg.requestTimeout,
+		Policy:  cfg.policy,
+	})
+	if err != nil { // newConfig validated the same values; this is a broken invariant
+		c.closeConn()
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	c.snap.Store(&snapshot{state: StateFollower})
+	go newLoop(c).run()
+	return c, nil
+}
+
+// ClientID returns the identity this client uses with the server.
+func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
+
+// TryAcquireLock asks the server for the lock once and reports whether this
+// client leads afterwards. While leading, it renews the lease instead. When
+// a call is already in flight (another TryAcquireLock, or a keep-alive
+// renewal), it waits for that call's outcome rather than sending a second.
+//
+// The boolean always tells whether the client leads when the call returns;
+// the error says the call to the server failed (the lease, if any, still
+// runs until its deadline), or ctx ended, or the client is closed
+// (ErrClosed).
+func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
+	reply := make(chan acquireReply, 1)
+	if err := q.submit(ctx, acquireRequest{ctx: ctx, reply: reply}); err != nil {
+		return false, err
+	}
+	select {
+	case r := <-reply:
+		return r.leading, r.err
+	case <-ctx.Done():
+		return q.IsLeader(), ctx.Err()
+	}
+}
+
+// ReleaseLock gives the lock up. Leadership ends (IsLeader turns false and
+// keep-alive stops) before the release is sent, so this client never claims
+// a lock the server may already have handed on. The release is sent even
+// when the client does not believe it leads, since the server may still
+// hold the lock for it (an answer lost in transit); the server ignores
+// releases from non-holders.
+func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
+	reply := make(chan error, 1)
+	if err := q.submit(ctx, releaseRequest{ctx: ctx, reply: reply}); err != nil {
+		return err
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// StartKeepAlive renews the lease in the background, about every third of
+// the TTL (see WithKeepAliveInterval), until StopKeepAlive, Close, the end of
+// ctx, or the end of leadership, whichever comes first. Failed renewals are
+// retried with exponential backoff while the lease lasts; a refusal from the
+// server ends leadership at once.
+//
+// It returns ErrNotLeader when the client holds no valid lease,
+// ErrKeepAliveRunning when keep-alive already runs, and ErrClosed after
+// Close. After leadership ends, keep-alive must be started again for the
+// next lease.
+func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
+	reply := make(chan error, 1)
+	if err := q.submit(ctx, startKeepAliveRequest{ctx: ctx, reply: reply}); err != nil {
+		return err
+	}
+	return <-reply // answered at once by the loop
+}
+
+// StopKeepAlive stops renewing the lease and cancels a renewal in flight.
+// It returns at once, even while the server is unreachable; the lease, if
+// any, runs out at its deadline unless TryAcquireLock renews it. It does
+// nothing when keep-alive is not running or the client is closed.
+func (q *QuorumQuestClient) StopKeepAlive() {
+	reply := make(chan error, 1)
+	if q.submit(context.Background(), stopKeepAliveRequest{reply: reply}) == nil {
+		<-reply
+	}
+}
+
+// IsLeader reports whether this client holds the lock now: its machine is
+// leading and the lease's local deadline has not passed. The deadline is
+// checked here as well as in the machine, so a busy process never reports
+// a lease that has run out.
+func (q *QuorumQuestClient) IsLeader() bool {
+	s := q.snap.Load()
+	return s.state.Leading() && time.Now().Before(s.deadline)
+}
+
+// GetRemainingLease returns how long the current lease is trusted for, as
+// of this call; it counts down, and is 0 when the client does not lead.
+func (q *QuorumQuestClient) GetRemainingLease() time.Duration {
+	s := q.snap.Load()
+	if !s.state.Leading() {
+		return 0
+	}
+	return max(time.Until(s.deadline), 0)
+}
+
+// State returns the current state of the client's machine.
+func (q *QuorumQuestClient) State() State { return q.snap.Load().state }
+
+// Close ends the client: leadership ends, calls in flight are cancelled,
+// the lock is released when the client was leading or acquiring (bounded by
+// WithCloseTimeout), and the connection the client dialled is closed. It
+// returns once no goroutine of the client is left. Close is idempotent:
+// later calls return what the first returned.
+func (q *QuorumQuestClient) Close() error {
+	q.closing.Do(func() {
+		reply := make(chan error, 1)
+		// The loop is alive until it handles this request, so the send
+		// cannot fail.
+		q.requests <- closeRequest{reply: reply}
+		q.closeErr = <-reply
+		<-q.loopDone
+		if err := q.closeConn(); err != nil && q.closeErr == nil {
+			q.closeErr = err
+		}
+	})
+	return q.closeErr
+}
+
+func (q *QuorumQuestClient) closeConn() error {
+	if q.conn == nil {
+		return nil
+	}
+	if err := q.conn.Close(); err != nil {
+		return fmt.Errorf("quorumquest: closing connection: %w", err)
+	}
+	return nil
+}
+
+// submit hands a request to the loop, or says why it cannot.
+func (q *QuorumQuestClient) submit(ctx context.Context, req any) error {
+	select {
+	case q.requests <- req:
+		return nil
+	case <-q.loopDone:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

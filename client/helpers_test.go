@@ -1,0 +1,116 @@
+package client_test
+
+import (
+	"context"
+	"sync"
+	"testing/synctest"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+)
+
+const (
+	service = "billing"
+	domain  = "production"
+	ttl     = 15 * time.Second
+)
+
+var bg = context.Background()
+
+// newClient returns a client of srv's lock that is closed when the test
+// ends and whose transitions count towards the table's coverage.
+func newClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
+	t.Helper()
+	base := []client.Option{
+		client.WithServerStub(srv.Stub()),
+		client.WithClientID(id),
+		client.WithTransitionHook(recordTransitions),
+	}
+	c, err := client.NewQuorumQuestClient(service, domain, ttl, "in-process", append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("NewQuorumQuestClient: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// recorder collects one client's transitions for a test to inspect.
+type recorder struct {
+	mu    sync.Mutex
+	seen  []client.Transition
+	added chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{added: make(chan struct{}, 1)} }
+
+func (r *recorder) hook(t client.Transition) {
+	r.mu.Lock()
+	r.seen = append(r.seen, t)
+	r.mu.Unlock()
+	select {
+	case r.added <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) option() client.Option { return client.WithTransitionHook(r.hook) }
+
+func (r *recorder) all() []client.Transition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]client.Transition(nil), r.seen...)
+}
+
+// path renders the states visited, starting from the first transition's
+// source, for compact assertions. It lets the hooks catch up first, so it
+// must be called inside a synctest bubble.
+func (r *recorder) path() []client.State {
+	synctest.Wait()
+	var out []client.State
+	for i, t := range r.all() {
+		if i == 0 {
+			out = append(out, t.From)
+		}
+		out = append(out, t.To)
+	}
+	return out
+}
+
+// waitFor blocks until a transition into state has been recorded.
+func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
+	t.Helper()
+	for {
+		for _, tr := range r.all() {
+			if tr.To == state {
+				return tr
+			}
+		}
+		select {
+		case <-r.added:
+		case <-time.After(time.Minute):
+			t.Fatalf("no transition to %s; saw %v", state, r.path())
+		}
+	}
+}
+
+func mustAcquire(t *testing.T, c *client.QuorumQuestClient) {
+	t.Helper()
+	ok, err := c.TryAcquireLock(bg)
+	if err != nil || !ok {
+		t.Fatalf("TryAcquireLock = %v, %v; want true, nil", ok, err)
+	}
+}
+
+func samePath(got []client.State, want ...client.State) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,107 @@
+package client
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/quorum-quest/client-go/fsm"
+)
+
+// keepAlive is the loop's record of a running keep-alive: when the next
+// renewal is due and how long to back off after failures.
+type keepAlive struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	interval time.Duration
+	timer    *time.Timer
+	backoff  *backoff.ExponentialBackOff
+}
+
+// tick and ended are nil channels when keep-alive is not running, which a
+// select simply never chooses.
+func (ka *keepAlive) tick() <-chan time.Time {
+	if ka == nil {
+		return nil
+	}
+	return ka.timer.C
+}
+
+// context is nil when keep-alive is not running.
+func (ka *keepAlive) context() context.Context {
+	if ka == nil {
+		return nil
+	}
+	return ka.ctx
+}
+
+func (ka *keepAlive) ended() <-chan struct{} {
+	if ka == nil {
+		return nil
+	}
+	return ka.ctx.Done()
+}
+
+// succeeded schedules the next renewal a jittered interval from now, so
+// that many clients started together do not renew in lockstep.
+func (ka *keepAlive) succeeded() {
+	ka.backoff.Reset()
+	jitter := 0.9 + 0.2*rand.Float64()
+	ka.timer.Reset(time.Duration(float64(ka.interval) * jitter))
+}
+
+// failed schedules a retry after the next backoff step. The backoff never
+// gives up by itself: the lease deadline is what ends a failing keep-alive.
+func (ka *keepAlive) failed() {
+	ka.timer.Reset(ka.backoff.NextBackOff())
+}
+
+func (l *loop) startKeepAlive(ctx context.Context) error {
+	if !l.c.IsLeader() {
+		return ErrNotLeader
+	}
+	if l.keepAlive != nil {
+		return ErrKeepAliveRunning
+	}
+	interval := l.c.cfg.keepAliveInterval
+	ka := &keepAlive{
+		interval: interval,
+		timer:    time.NewTimer(time.Hour),
+		backoff: backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(interval/10),
+			backoff.WithMaxInterval(interval/2),
+			backoff.WithMaxElapsedTime(0),
+		),
+	}
+	ka.ctx, ka.cancel = context.WithCancel(ctx)
+	l.keepAlive = ka
+	if l.call == nil {
+		ka.succeeded() // schedules the first renewal
+	} else {
+		ka.timer.Stop() // the call in flight schedules it when it ends
+	}
+	return nil
+}
+
+func (l *loop) stopKeepAlive() {
+	ka := l.keepAlive
+	if ka == nil {
+		return
+	}
+	l.keepAlive = nil
+	ka.cancel()
+	ka.timer.Stop()
+	if l.call != nil && l.call.keepAlive && len(l.call.waiters) == 0 {
+		l.call.cancel() // a renewal nobody waits for any more
+	}
+}
+
+// renew sends KeepAlive when the renewal is due.
+func (l *loop) renew() {
+	if l.m.State() != fsm.Leader {
+		return // a renewal is already in flight; its result reschedules
+	}
+	l.fire(fsm.Refresh, nil)
+	l.startCall(l.keepAlive.ctx, l.c.calls.KeepAlive, l.c.snap.Load().deadline)
+}

@@ -1,0 +1,259 @@
+package client_test
+
+import (
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/transport"
+	"google.golang.org/grpc/codes"
+)
+
+// usable is what the default lease policy trusts of a 15s lease.
+var usable = transport.DefaultLeasePolicy.Usable(ttl)
+
+func TestAcquireLeadsAndLeaseCountsDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		c := newClient(t, srv, "a")
+		if c.IsLeader() || c.GetRemainingLease() != 0 || c.State() != client.StateFollower {
+			t.Fatalf("new client: leader %v, lease %v, state %s", c.IsLeader(), c.GetRemainingLease(), c.State())
+		}
+		mustAcquire(t, c)
+		if !c.IsLeader() || c.State() != client.StateLeader {
+			t.Fatalf("after acquiring: leader %v, state %s", c.IsLeader(), c.State())
+		}
+		if got := c.GetRemainingLease(); got != usable {
+			t.Fatalf("remaining lease %v, want %v", got, usable)
+		}
+		time.Sleep(5 * time.Second)
+		if got := c.GetRemainingLease(); got != usable-5*time.Second {
+			t.Fatalf("remaining lease after 5s: %v, want %v", got, usable-5*time.Second)
+		}
+		if holder, _, ok := srv.Holder(service, domain); !ok || holder != "a" {
+			t.Fatalf("server holder %q %v, want a", holder, ok)
+		}
+	})
+}
+
+func TestOtherClientIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		mustAcquire(t, a)
+		ok, err := b.TryAcquireLock(bg)
+		if ok || err != nil || b.IsLeader() || b.State() != client.StateFollower {
+			t.Fatalf("b: TryAcquireLock = %v, %v; leader %v, state %s", ok, err, b.IsLeader(), b.State())
+		}
+	})
+}
+
+// Without keep-alive the lease ends locally before the server would give
+// the lock to anybody else, and the machine goes to lost on its own.
+func TestLeaseExpiresBeforeServerHandsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a, b := newClient(t, srv, "a", rec.option()), newClient(t, srv, "b")
+		mustAcquire(t, a)
+		start := time.Now()
+		lost := rec.waitFor(t, client.StateLost)
+		if !errors.Is(lost.Err, client.ErrLeaseExpired) || lost.At.Sub(start) != usable {
+			t.Fatalf("lost at +%v with %v; want +%v and ErrLeaseExpired", lost.At.Sub(start), lost.Err, usable)
+		}
+		if a.IsLeader() || a.GetRemainingLease() != 0 {
+			t.Fatal("a still reports leadership after its deadline")
+		}
+		if holder, _, ok := srv.Holder(service, domain); !ok || holder != "a" {
+			t.Fatalf("server let the lock go before the client stopped leading (holder %q)", holder)
+		}
+		if ok, _ := b.TryAcquireLock(bg); ok {
+			t.Fatal("b acquired while the server's lease for a still ran")
+		}
+		time.Sleep(ttl - usable)
+		mustAcquire(t, b)
+	})
+}
+
+// IsLeader checks the deadline itself: even while the loop has not yet
+// processed the expiry, a reader never sees a stale leadership.
+func TestIsLeaderFalseExactlyAtDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a := newClient(t, srv, "a")
+		mustAcquire(t, a)
+		time.Sleep(usable - time.Nanosecond)
+		if !a.IsLeader() {
+			t.Fatal("not leader just before the deadline")
+		}
+		time.Sleep(time.Nanosecond)
+		if a.IsLeader() || a.GetRemainingLease() != 0 {
+			t.Fatal("leader at the deadline")
+		}
+	})
+}
+
+func TestKeepAliveHoldsLeadership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option())
+		mustAcquire(t, a)
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ { // 10 TTLs
+			time.Sleep(ttl / 10)
+			if !a.IsLeader() {
+				t.Fatalf("lost leadership after %v: %v", time.Duration(i+1)*ttl/10, rec.path())
+			}
+		}
+		// About one renewal per third of the TTL, jittered by 10%.
+		if n := srv.Calls().KeepAlive; n < 27 || n > 34 {
+			t.Fatalf("%d renewals in 10 TTLs, want about 30", n)
+		}
+		if got := a.GetRemainingLease(); got < usable-ttl/3-ttl/30 {
+			t.Fatalf("remaining lease %v after renewals", got)
+		}
+	})
+}
+
+func TestKeepAliveRetriesTransientFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		failures := 3
+		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+			if c.Method == testutil.MethodKeepAlive && failures > 0 {
+				failures--
+				return testutil.Fault{Code: codes.Unavailable}
+			}
+			return testutil.Fault{}
+		})
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option())
+		mustAcquire(t, a)
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * ttl)
+		if !a.IsLeader() {
+			t.Fatalf("transient failures cost leadership: %v", rec.path())
+		}
+		var failed int
+		for _, tr := range rec.all() {
+			if tr.Event == "failed" && tr.From == client.StateRefreshing && tr.To == client.StateLeader {
+				failed++
+			}
+		}
+		if failed != 3 {
+			t.Fatalf("%d failed renewals recorded, want 3", failed)
+		}
+	})
+}
+
+// A negative lease from the server ends leadership at once, long before
+// the local deadline.
+func TestKeepAliveRefusedLosesLeadership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a, b := newClient(t, srv, "a", rec.option()), newClient(t, srv, "b")
+		mustAcquire(t, a)
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatal(err)
+		}
+		srv.Restart() // the store forgets a
+		mustAcquire(t, b)
+		lost := rec.waitFor(t, client.StateLost)
+		if !errors.Is(lost.Err, transport.ErrNotHolder) || lost.From != client.StateRefreshing {
+			t.Fatalf("lost from %s with %v; want from refreshing with ErrNotHolder", lost.From, lost.Err)
+		}
+		if a.IsLeader() {
+			t.Fatal("a leads beside b")
+		}
+		if err := a.StartKeepAlive(bg); !errors.Is(err, client.ErrNotLeader) {
+			t.Fatalf("StartKeepAlive after loss: %v, want ErrNotLeader", err)
+		}
+	})
+}
+
+func TestPermanentErrorEndsLeadership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option())
+		mustAcquire(t, a)
+		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+			if c.Method == testutil.MethodKeepAlive {
+				return testutil.Fault{Code: codes.PermissionDenied}
+			}
+			return testutil.Fault{}
+		})
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatal(err)
+		}
+		lost := rec.waitFor(t, client.StateLost)
+		if !transport.Permanent(lost.Err) || srv.Calls().KeepAlive != 1 {
+			t.Fatalf("lost with %v after %d renewals; want a permanent error after 1", lost.Err, srv.Calls().KeepAlive)
+		}
+	})
+}
+
+// A renewal that hangs until the deadline cannot keep the client leading.
+func TestDeadlinePassesWhileRenewalHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option(), client.WithRequestTimeout(time.Hour))
+		mustAcquire(t, a)
+		start := time.Now()
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatal(err)
+		}
+		srv.Pause()
+		defer srv.Resume()
+		lost := rec.waitFor(t, client.StateLost)
+		if lost.From != client.StateRefreshing || lost.At.Sub(start) != usable {
+			t.Fatalf("lost from %s at +%v; want from refreshing at +%v", lost.From, lost.At.Sub(start), usable)
+		}
+	})
+}
+
+func TestLostClientCanLeadAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option())
+		mustAcquire(t, a)
+		rec.waitFor(t, client.StateLost)
+		time.Sleep(ttl) // the server's lease ends too
+		mustAcquire(t, a)
+		want := []client.State{client.StateFollower, client.StateAcquiring, client.StateLeader, client.StateLost, client.StateAcquiring, client.StateLeader}
+		if got := rec.path(); !samePath(got, want...) {
+			t.Fatalf("path %v, want %v", got, want)
+		}
+	})
+}
+
+func TestTTLTravelsRoundedUpButDeadlineUsesExactTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		c, err := client.NewQuorumQuestClient(service, domain, 1500*time.Millisecond, "in-process",
+			client.WithServerStub(srv.Stub()), client.WithTransitionHook(recordTransitions))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		mustAcquire(t, c)
+		_, expires, _ := srv.Holder(service, domain)
+		if got := expires.Sub(time.Now()); got != 2*time.Second {
+			t.Fatalf("server lease %v, want 2s (1.5s rounded up)", got)
+		}
+		if got, want := c.GetRemainingLease(), transport.DefaultLeasePolicy.Usable(1500*time.Millisecond); got != want {
+			t.Fatalf("local lease %v, want %v", got, want)
+		}
+	})
+}

@@ -1,0 +1,275 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/quorum-quest/client-go/fsm"
+	"github.com/quorum-quest/client-go/transport"
+)
+
+// loop is the one goroutine that owns a client's machine. Everything that
+// changes the machine arrives here as a message: requests from the public
+// methods, results of calls, and the expiry and keep-alive timers.
+type loop struct {
+	c      *QuorumQuestClient
+	m      *fsm.Machine
+	hooks  []*hookRunner
+	expiry *time.Timer // fires at the lease deadline while leading
+
+	// lifetime is cancelled by Close, cancelling every call in flight.
+	lifetime context.Context
+	endLife  context.CancelFunc
+	// stopped is closed by Close, so that call goroutines whose results
+	// nobody will read can still exit.
+	stopped chan struct{}
+	results chan callResult
+	calls   sync.WaitGroup
+
+	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
+	// result from any other call is stale and dropped.
+	call *call
+	// lastCall is closed when the most recently started call of any kind
+	// has returned. Each call waits for its predecessor, so the server sees
+	// one client's calls in the order the client made them: a release can
+	// never overtake the acquisition before it, nor the reverse.
+	lastCall  chan struct{}
+	keepAlive *keepAlive // nil when keep-alive is not running
+}
+
+// call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
+// callers waiting for its outcome.
+type call struct {
+	cancel    context.CancelFunc
+	keepAlive bool // started by keep-alive rather than TryAcquireLock
+	waiters   []chan acquireReply
+}
+
+type callResult struct {
+	call *call
+	res  transport.Result
+}
+
+func newLoop(c *QuorumQuestClient) *loop {
+	l := &loop{
+		c:        c,
+		m:        fsm.New(),
+		expiry:   time.NewTimer(time.Hour),
+		stopped:  make(chan struct{}),
+		results:  make(chan callResult),
+		lastCall: make(chan struct{}),
+	}
+	l.expiry.Stop()
+	close(l.lastCall)
+	l.lifetime, l.endLife = context.WithCancel(context.Background())
+	for _, h := range c.cfg.hooks {
+		l.hooks = append(l.hooks, startHook(h, c.cfg.logger))
+	}
+	return l
+}
+
+func (l *loop) run() {
+	defer close(l.c.loopDone)
+	for {
+		select {
+		case req := <-l.c.requests:
+			if done := l.handle(req); done {
+				return
+			}
+		case r := <-l.results:
+			l.finishCall(r)
+		case <-l.expiry.C:
+			l.expire()
+		case <-l.keepAlive.tick():
+			l.renew()
+		case <-l.keepAlive.ended():
+			l.stopKeepAlive()
+		}
+	}
+}
+
+// handle serves one request; it reports true once the client is closed.
+func (l *loop) handle(req any) bool {
+	switch r := req.(type) {
+	case acquireRequest:
+		l.acquire(r)
+	case releaseRequest:
+		l.release(r)
+	case startKeepAliveRequest:
+		r.reply <- l.startKeepAlive(r.ctx)
+	case stopKeepAliveRequest:
+		l.stopKeepAlive()
+		r.reply <- nil
+	case closeRequest:
+		r.reply <- l.close()
+		return true
+	}
+	return false
+}
+
+func (l *loop) acquire(r acquireRequest) {
+	if l.call != nil { // acquiring or refreshing: share the outcome
+		l.call.waiters = append(l.call.waiters, r.reply)
+		return
+	}
+	l.fire(fsm.Acquire, nil)
+	l.startCall(r.ctx, l.c.calls.TryAcquire, time.Time{}, r.reply)
+}
+
+func (l *loop) release(r releaseRequest) {
+	if l.m.Can(fsm.Release) {
+		l.endCall(nil)
+		l.fire(fsm.Release, nil)
+	}
+	l.spawn(r.ctx, func(ctx context.Context) {
+		if err := l.c.calls.Release(ctx); err != nil {
+			r.reply <- fmt.Errorf("quorumquest: %w", err)
+			return
+		}
+		r.reply <- nil
+	})
+}
+
+// startCall sends TryAcquireLock or KeepAlive (do) and registers it as the
+// call in flight; its result comes back through l.results.
+func (l *loop) startCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time, waiters ...chan acquireReply) {
+	ctx, cancel := context.WithCancel(ctx)
+	cl := &call{cancel: cancel, keepAlive: ctx == l.keepAlive.context(), waiters: waiters}
+	l.call = cl
+	l.spawn(ctx, func(ctx context.Context) {
+		res := do(ctx, before)
+		select {
+		case l.results <- callResult{call: cl, res: res}:
+		case <-l.stopped:
+		}
+	})
+}
+
+// spawn runs fn on a goroutine of its own once every earlier call has
+// returned, with a context that Close cancels.
+func (l *loop) spawn(ctx context.Context, fn func(context.Context)) {
+	prev, done := l.lastCall, make(chan struct{})
+	l.lastCall = done
+	l.calls.Add(1)
+	go func() {
+		defer l.calls.Done()
+		defer close(done)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(l.lifetime, cancel)()
+		select {
+		case <-prev:
+		case <-ctx.Done():
+		}
+		fn(ctx)
+	}()
+}
+
+// finishCall feeds a call's result to the machine and answers its waiters.
+func (l *loop) finishCall(r callResult) {
+	if r.call != l.call {
+		return // the machine moved on since the call started
+	}
+	l.call = nil
+	r.call.cancel()
+	if r.res.Event == fsm.Granted {
+		l.setDeadline(r.res.Deadline)
+	}
+	l.fire(r.res.Event, r.res.Err)
+	leading, err := l.c.IsLeader(), r.res.Err
+	if errors.Is(err, transport.ErrNotHolder) {
+		err = nil // "another client holds the lock" is an answer, not an error
+	} else if err != nil {
+		err = fmt.Errorf("quorumquest: %w", err)
+	}
+	for _, w := range r.call.waiters {
+		w <- acquireReply{leading: leading, err: err}
+	}
+	if ka := l.keepAlive; ka != nil {
+		switch r.res.Event {
+		case fsm.Granted:
+			ka.succeeded()
+		case fsm.Failed:
+			l.c.cfg.logger.Warn("quorumquest: renewal failed; retrying", "err", r.res.Err)
+			ka.failed()
+		}
+	}
+}
+
+// endCall abandons the call in flight, answering its waiters with err.
+func (l *loop) endCall(err error) {
+	if l.call == nil {
+		return
+	}
+	l.call.cancel()
+	for _, w := range l.call.waiters {
+		w <- acquireReply{leading: false, err: err}
+	}
+	l.call = nil
+}
+
+func (l *loop) setDeadline(d time.Time) {
+	l.c.snap.Store(&snapshot{state: l.m.State(), deadline: d})
+	l.expiry.Reset(time.Until(d))
+}
+
+func (l *loop) expire() {
+	s := l.c.snap.Load()
+	if !s.state.Leading() || time.Now().Before(s.deadline) {
+		return
+	}
+	l.endCall(nil)
+	l.fire(fsm.Expire, ErrLeaseExpired)
+}
+
+// fire applies an event, publishes the new snapshot and tells the hooks.
+// Leaving leadership stops the expiry timer and keep-alive.
+func (l *loop) fire(e fsm.Event, cause error) {
+	ch, err := l.m.Fire(e, cause)
+	if err != nil {
+		// Every caller checks the state first; reaching this is a bug, and
+		// refusing the event keeps the machine consistent.
+		l.c.cfg.logger.Error("quorumquest: refused event", "err", err)
+		return
+	}
+	deadline := l.c.snap.Load().deadline
+	if !ch.To.Leading() {
+		deadline = time.Time{}
+		l.expiry.Stop()
+		l.stopKeepAlive()
+	}
+	l.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
+	t := Transition{From: ch.From, To: ch.To, Event: string(ch.Event), At: time.Now(), Err: ch.Cause}
+	l.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
+	for _, h := range l.hooks {
+		h.deliver(t)
+	}
+}
+
+func (l *loop) close() error {
+	wasHolding := l.m.State() == fsm.Acquiring || l.m.State().Leading()
+	l.endCall(ErrClosed)
+	l.fire(fsm.Close, nil)
+	l.endLife()
+	close(l.stopped)
+	var err error
+	if wasHolding {
+		ctx, cancel := context.WithTimeout(context.Background(), l.c.cfg.closeTimeout)
+		select { // keep the release behind the call it cancels
+		case <-l.lastCall:
+		case <-ctx.Done():
+		}
+		if rerr := l.c.calls.Release(ctx); rerr != nil {
+			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
+		}
+		cancel()
+	}
+	l.calls.Wait()
+	for _, h := range l.hooks {
+		h.finish()
+	}
+	return err
+}

@@ -1,0 +1,218 @@
+package client
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/transport"
+)
+
+// Defaults for the options below.
+const (
+	// DefaultRequestTimeout bounds each call to the server.
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultCloseTimeout bounds the release that Close sends.
+	DefaultCloseTimeout = 2 * time.Second
+)
+
+// Option configures a QuorumQuestClient. Options are validated by
+// NewQuorumQuestClient, which reports the first bad one as an error matching
+// ErrInvalidOption.
+type Option func(*config) error
+
+// config is the client's whole configuration, validated once in
+// NewQuorumQuestClient and never changed afterwards.
+type config struct {
+	service, domain, address string
+	ttl                      time.Duration
+
+	clientID          string
+	stub              pb.LeaderElectionServiceClient
+	requestTimeout    time.Duration
+	closeTimeout      time.Duration
+	keepAliveInterval time.Duration // 0: a third of the TTL
+	policy            transport.LeasePolicy
+	hooks             []func(Transition)
+	logger            *slog.Logger
+}
+
+// WithClientID sets the identity the server knows this client by, instead of
+// a random one. Two clients with the same ID are the same holder to the
+// server, so IDs must be unique among the candidates of one lock.
+func WithClientID(id string) Option {
+	return func(c *config) error {
+		if id == "" {
+			return fmt.Errorf("%w: WithClientID: empty id", ErrInvalidOption)
+		}
+		c.clientID = id
+		return nil
+	}
+}
+
+// WithServerStub makes the client call stub instead of dialling address, for
+// tests (internal/testutil's Server.Stub) or a connection managed elsewhere.
+// The client does not close a stub.
+func WithServerStub(stub pb.LeaderElectionServiceClient) Option {
+	return func(c *config) error {
+		if stub == nil {
+			return fmt.Errorf("%w: WithServerStub: nil stub", ErrInvalidOption)
+		}
+		c.stub = stub
+		return nil
+	}
+}
+
+// WithRequestTimeout bounds every call to the server (default
+// DefaultRequestTimeout). Keep-alive calls are further bounded by the
+// lease's deadline.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithRequestTimeout: %v is not positive", ErrInvalidOption, d)
+		}
+		c.requestTimeout = d
+		return nil
+	}
+}
+
+// WithCloseTimeout bounds the release Close sends when leading (default
+// DefaultCloseTimeout). If it runs out, the lock is freed by its TTL.
+func WithCloseTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithCloseTimeout: %v is not positive", ErrInvalidOption, d)
+		}
+		c.closeTimeout = d
+		return nil
+	}
+}
+
+// WithKeepAliveInterval sets how often keep-alive renews the lease (default
+// a third of the TTL, jittered by up to 10%). It must be shorter than the
+// part of the lease the client trusts (see WithClockDrift and
+// WithSafetyMargin), or the lease would lapse between renewals.
+func WithKeepAliveInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithKeepAliveInterval: %v is not positive", ErrInvalidOption, d)
+		}
+		c.keepAliveInterval = d
+		return nil
+	}
+}
+
+// WithClockDrift sets the fraction of every lease given up to the client's
+// and the server's clocks running at different rates (default 0.01, in
+// [0, 1)).
+func WithClockDrift(fraction float64) Option {
+	return func(c *config) error {
+		c.policy.Drift = fraction
+		return nil
+	}
+}
+
+// WithSafetyMargin sets the time cut from the end of every lease (default
+// 100ms), so that work started just after IsLeader returned true still ends
+// before the server could hand the lock to another client.
+func WithSafetyMargin(d time.Duration) Option {
+	return func(c *config) error {
+		c.policy.Margin = d
+		return nil
+	}
+}
+
+// WithTransitionHook calls hook with every transition of the client's state
+// machine. It may be given several times; each hook runs on a goroutine of
+// its own and receives every transition exactly once, in order. A slow hook
+// delays only itself, and a hook that panics is recovered and logged, so no
+// hook can stall or break the machine. Close waits until every hook has
+// returned from the transition to closed, so a hook must not block forever.
+func WithTransitionHook(hook func(Transition)) Option {
+	return func(c *config) error {
+		if hook == nil {
+			return fmt.Errorf("%w: WithTransitionHook: nil hook", ErrInvalidOption)
+		}
+		c.hooks = append(c.hooks, hook)
+		return nil
+	}
+}
+
+// WithLogger sends the client's diagnostics (recovered hook panics, failed
+// renewals) to logger. The default discards them.
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *config) error {
+		if logger == nil {
+			return fmt.Errorf("%w: WithLogger: nil logger", ErrInvalidOption)
+		}
+		c.logger = logger
+		return nil
+	}
+}
+
+// newConfig validates the arguments and options of NewQuorumQuestClient.
+func newConfig(service, domain string, ttl time.Duration, address string, opts []Option) (*config, error) {
+	c := &config{
+		service: service, domain: domain, ttl: ttl, address: address,
+		requestTimeout: DefaultRequestTimeout,
+		closeTimeout:   DefaultCloseTimeout,
+		policy:         transport.DefaultLeasePolicy,
+		logger:         slog.New(slog.DiscardHandler),
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil Option", ErrInvalidOption)
+		}
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case service == "":
+		return nil, ErrEmptyService
+	case domain == "":
+		return nil, ErrEmptyDomain
+	case address == "" && c.stub == nil:
+		return nil, ErrEmptyAddress
+	}
+	if _, err := transport.WireTTL(ttl); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidTTL, err)
+	}
+	if err := c.policy.Validate(ttl); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+	}
+	usable := c.policy.Usable(ttl)
+	if c.keepAliveInterval == 0 {
+		c.keepAliveInterval = ttl / 3
+	}
+	// The jitter may stretch an interval by a tenth; it must still fit.
+	if c.keepAliveInterval+c.keepAliveInterval/10 >= usable {
+		return nil, fmt.Errorf("%w: keep-alive interval %v (+10%% jitter) does not fit in the usable lease %v", ErrInvalidOption, c.keepAliveInterval, usable)
+	}
+	if c.clientID == "" {
+		id, err := randomClientID()
+		if err != nil {
+			return nil, err
+		}
+		c.clientID = id
+	}
+	return c, nil
+}
+
+// randomClientID names the host for the humans reading server logs and
+// adds randomness so that two processes on one host never collide.
+func randomClientID() (string, error) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "client"
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("quorumquest: generating a client id: %w", err)
+	}
+	return host + "-" + hex.EncodeToString(b), nil
+}
