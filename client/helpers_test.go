@@ -3,8 +3,8 @@ package client_test
 import (
 	"context"
 	"sync"
-	"testing/synctest"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"

@@ -48,7 +48,7 @@ func TestReleaseAfterLostAnswer(t *testing.T) {
 		})
 		a := newClient(t, srv, "a", client.WithRequestTimeout(time.Second))
 		ok, err := a.TryAcquireLock(bg)
-		if ok || status.Code(errors.Unwrap(err)) != codes.DeadlineExceeded || a.State() != client.StateFollower {
+		if ok || status.Code(err) != codes.DeadlineExceeded || a.State() != client.StateFollower {
 			t.Fatalf("TryAcquireLock = %v, %v (state %s); want false, DeadlineExceeded, follower", ok, err, a.State())
 		}
 		if holder, _, _ := srv.Holder(service, domain); holder != "a" {
@@ -182,7 +182,7 @@ func TestTryAcquireFailure(t *testing.T) {
 		rec := newRecorder()
 		a := newClient(t, srv, "a", rec.option())
 		ok, err := a.TryAcquireLock(bg)
-		if ok || status.Code(errors.Unwrap(err)) != codes.Unavailable {
+		if ok || status.Code(err) != codes.Unavailable {
 			t.Fatalf("TryAcquireLock = %v, %v; want false and Unavailable", ok, err)
 		}
 		synctest.Wait()
@@ -341,7 +341,7 @@ func TestCloseIsBoundedOnDeadNetwork(t *testing.T) {
 		if took := time.Since(start); took != time.Second {
 			t.Fatalf("Close took %v, want the 1s close timeout", took)
 		}
-		if status.Code(errors.Unwrap(errors.Unwrap(err))) != codes.DeadlineExceeded {
+		if status.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("Close = %v, want the release's DeadlineExceeded", err)
 		}
 	})

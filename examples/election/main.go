@@ -1,0 +1,162 @@
+// Command election shows three replicas competing for one Quorum Quest
+// lock: one wins, vanishes without releasing and is replaced once its lease
+// runs out; the next steps down gracefully and hands over at once.
+//
+// With no flags it runs its own in-process server on loopback, so
+//
+//	go run ./examples/election
+//
+// needs nothing else. With -addr it talks to a real server instead.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+)
+
+func main() {
+	addr := flag.String("addr", "", "Quorum Quest server host:port (default: an in-process server on loopback)")
+	ttl := flag.Duration("ttl", 3*time.Second, "lease TTL (at least 1s)")
+	service := flag.String("service", "election-demo", "service name of the lock")
+	domain := flag.String("domain", "example", "domain of the lock")
+	flag.Parse()
+	if err := run(*addr, *service, *domain, *ttl); err != nil {
+		log.Fatalf("election: %v", err)
+	}
+}
+
+// replica is one competing process: a client and the loop that campaigns
+// with it until told to stop.
+type replica struct {
+	name   string
+	client *client.QuorumQuestClient
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+func run(addr, service, domain string, ttl time.Duration) error {
+	if addr == "" {
+		bound, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		addr = bound
+		say("in-process server listening on %s", addr)
+	}
+	poll := ttl / 10
+	elected := make(chan *replica, 3)
+	var replicas []*replica
+	defer func() {
+		for _, r := range replicas {
+			r.stop()
+			<-r.done
+			if err := r.client.Close(); err != nil {
+				say("%s: close: %v", r.name, err)
+			}
+		}
+	}()
+	for _, name := range []string{"replica-a", "replica-b", "replica-c"} {
+		r := &replica{name: name, done: make(chan struct{})}
+		c, err := client.NewQuorumQuestClient(service, domain, ttl, addr,
+			client.WithClientID(name),
+			client.WithTransitionHook(func(t client.Transition) {
+				reason := ""
+				if t.Err != nil {
+					reason = " (" + t.Err.Error() + ")"
+				}
+				say("%s: %s -> %s on %s%s", name, t.From, t.To, t.Event, reason)
+				if t.From == client.StateAcquiring && t.To == client.StateLeader {
+					elected <- r
+				}
+			}))
+		if err != nil {
+			return err
+		}
+		r.client = c
+		ctx, cancel := context.WithCancel(context.Background())
+		r.stop = cancel
+		replicas = append(replicas, r)
+		go func() {
+			defer close(r.done)
+			campaign(ctx, c, poll)
+		}()
+	}
+
+	first, err := waitElected(elected, 2*ttl)
+	if err != nil {
+		return err
+	}
+	time.Sleep(ttl) // lead for a while, renewing the lease
+	say("%s vanishes without releasing: the others must wait for its lease to run out", first.name)
+	vanished := time.Now()
+	first.stop()
+	<-first.done
+	second, err := waitElected(elected, 2*ttl)
+	if err != nil {
+		return err
+	}
+	say("failover took %v (TTL %v)", time.Since(vanished).Round(time.Millisecond), ttl)
+
+	time.Sleep(ttl)
+	say("%s steps down gracefully", second.name)
+	released := time.Now()
+	second.stop()
+	<-second.done
+	if err := second.client.ReleaseLock(context.Background()); err != nil {
+		return err
+	}
+	third, err := waitElected(elected, 2*ttl)
+	if err != nil {
+		return err
+	}
+	say("handover to %s took %v", third.name, time.Since(released).Round(time.Millisecond))
+	return nil
+}
+
+// campaign is what every replica runs: try for the lock every poll
+// interval, and keep the lease alive while leading.
+func campaign(ctx context.Context, c *client.QuorumQuestClient, poll time.Duration) {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		if !c.IsLeader() {
+			if ok, _ := c.TryAcquireLock(ctx); ok {
+				if err := c.StartKeepAlive(ctx); err != nil && !errors.Is(err, client.ErrKeepAliveRunning) {
+					say("keep-alive: %v", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func waitElected(elected <-chan *replica, within time.Duration) (*replica, error) {
+	select {
+	case r := <-elected:
+		return r, nil
+	case <-time.After(within):
+		return nil, fmt.Errorf("no leader elected within %v", within)
+	}
+}
+
+var out sync.Mutex
+
+func say(format string, args ...any) {
+	out.Lock()
+	defer out.Unlock()
+	fmt.Fprintf(os.Stdout, "%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
