@@ -17,6 +17,7 @@ type keepAlive struct {
 	interval time.Duration
 	timer    *time.Timer
 	backoff  *backoff.ExponentialBackOff
+	rng      *rand.Rand // the loop's, see newLoop
 }
 
 // tick and ended are nil channels when keep-alive is not running, which a
@@ -47,14 +48,16 @@ func (ka *keepAlive) ended() <-chan struct{} {
 // that many clients started together do not renew in lockstep.
 func (ka *keepAlive) succeeded() {
 	ka.backoff.Reset()
-	jitter := 0.9 + 0.2*rand.Float64()
+	jitter := 0.9 + 0.2*ka.rng.Float64()
 	ka.timer.Reset(time.Duration(float64(ka.interval) * jitter))
 }
 
-// failed schedules a retry after the next backoff step. The backoff never
-// gives up by itself: the lease deadline is what ends a failing keep-alive.
+// failed schedules a retry after the next backoff step, jittered to between
+// half and all of it. The backoff never gives up by itself: the lease
+// deadline is what ends a failing keep-alive.
 func (ka *keepAlive) failed() {
-	ka.timer.Reset(ka.backoff.NextBackOff())
+	step := ka.backoff.NextBackOff()
+	ka.timer.Reset(step/2 + time.Duration(ka.rng.Int64N(int64(step/2)+1)))
 }
 
 func (l *loop) startKeepAlive(ctx context.Context) error {
@@ -72,7 +75,11 @@ func (l *loop) startKeepAlive(ctx context.Context) error {
 			backoff.WithInitialInterval(interval/10),
 			backoff.WithMaxInterval(interval/2),
 			backoff.WithMaxElapsedTime(0),
+			// Jitter comes from the loop's generator instead, so that a
+			// client's timing is reproducible from its ID.
+			backoff.WithRandomizationFactor(0),
 		),
+		rng: l.rng,
 	}
 	ka.ctx, ka.cancel = context.WithCancel(ctx)
 	l.keepAlive = ka

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -38,6 +40,10 @@ type loop struct {
 	// never overtake the acquisition before it, nor the reverse.
 	lastCall  chan struct{}
 	keepAlive *keepAlive // nil when keep-alive is not running
+	// rng jitters the loop's timers. It is seeded from the client ID: IDs
+	// are unique among a lock's candidates, which is all the decorrelation
+	// jitter needs, and a test replaying a seed gets the same timings.
+	rng *rand.Rand
 }
 
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
@@ -61,6 +67,7 @@ func newLoop(c *QuorumQuestClient) *loop {
 		stopped:  make(chan struct{}),
 		results:  make(chan callResult),
 		lastCall: make(chan struct{}),
+		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
 	}
 	l.expiry.Stop()
 	close(l.lastCall)
@@ -272,4 +279,12 @@ func (l *loop) close() error {
 		h.finish()
 	}
 	return err
+}
+
+// seedFrom derives a generator seed from a client ID.
+func seedFrom(id string) (uint64, uint64) {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	sum := h.Sum64()
+	return sum, sum ^ 0x9e3779b97f4a7c15
 }
