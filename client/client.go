@@ -17,7 +17,7 @@ import (
 type QuorumQuestClient struct {
 	cfg      *config
 	calls    *transport.Transport
-	conn     *grpc.ClientConn // dialled by us, closed by Close; nil with a stub
+	conn     *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
 	requests chan any         // to the loop; unbuffered, see submit
 	snap     atomic.Pointer[snapshot]
 	loopDone chan struct{}
@@ -48,8 +48,12 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 	}
 	c := &QuorumQuestClient{cfg: cfg, requests: make(chan any), loopDone: make(chan struct{})}
 	stub := cfg.stub
-	if stub == nil {
-		conn, err := transport.Dial(address)
+	switch {
+	case stub != nil:
+	case cfg.conn != nil:
+		stub = pb.NewLeaderElectionServiceClient(cfg.conn)
+	default:
+		conn, err := transport.Dial(address, cfg.dialOptions...)
 		if err != nil {
 			return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, address, err)
 		}

@@ -42,3 +42,7 @@ func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
 // ErrLeaseExpired is the cause recorded on the transition to lost when the
 // lease's local deadline passed without a renewal.
 var ErrLeaseExpired = errors.New("quorumquest: lease expired before it was renewed")
+
+// ErrInvalidArgument is returned for a bad argument to a method, such as a
+// nil function given to Run.
+var ErrInvalidArgument = errors.New("quorumquest: invalid argument")

@@ -44,6 +44,11 @@ type loop struct {
 	// are unique among a lock's candidates, which is all the decorrelation
 	// jitter needs, and a test replaying a seed gets the same timings.
 	rng *rand.Rand
+
+	watchers map[*watcher]struct{}
+	// tenure holds the cancel functions of the contexts handed out for the
+	// current leadership (see leadership.go).
+	tenure []context.CancelCauseFunc
 }
 
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
@@ -68,6 +73,7 @@ func newLoop(c *QuorumQuestClient) *loop {
 		results:  make(chan callResult),
 		lastCall: make(chan struct{}),
 		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
+		watchers: map[*watcher]struct{}{},
 	}
 	l.expiry.Stop()
 	close(l.lastCall)
@@ -110,6 +116,12 @@ func (l *loop) handle(req any) bool {
 	case stopKeepAliveRequest:
 		l.stopKeepAlive()
 		r.reply <- nil
+	case watchRequest:
+		l.watch(r)
+	case unwatchRequest:
+		l.unwatch(r.w)
+	case leadershipRequest:
+		l.leadership(r)
 	case closeRequest:
 		r.reply <- l.close()
 		return true
@@ -251,8 +263,14 @@ func (l *loop) fire(e fsm.Event, cause error) {
 	l.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: string(ch.Event), At: time.Now(), Err: ch.Cause}
 	l.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
+	if ch.From.Leading() && !ch.To.Leading() {
+		l.endTenure(t)
+	}
 	for _, h := range l.hooks {
 		h.deliver(t)
+	}
+	for w := range l.watchers {
+		w.send(t)
 	}
 }
 
@@ -275,6 +293,9 @@ func (l *loop) close() error {
 		cancel()
 	}
 	l.calls.Wait()
+	for w := range l.watchers {
+		l.unwatch(w)
+	}
 	for _, h := range l.hooks {
 		h.finish()
 	}

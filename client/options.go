@@ -10,6 +10,7 @@ import (
 
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
+	"google.golang.org/grpc"
 )
 
 // Defaults for the options below.
@@ -33,6 +34,9 @@ type config struct {
 
 	clientID          string
 	stub              pb.LeaderElectionServiceClient
+	conn              *grpc.ClientConn // shared, never closed by the client
+	dialOptions       []grpc.DialOption
+	retryInterval     time.Duration // 0: a tenth of the TTL
 	requestTimeout    time.Duration
 	closeTimeout      time.Duration
 	keepAliveInterval time.Duration // 0: a third of the TTL
@@ -55,14 +59,55 @@ func WithClientID(id string) Option {
 }
 
 // WithServerStub makes the client call stub instead of dialling address, for
-// tests (internal/testutil's Server.Stub) or a connection managed elsewhere.
-// The client does not close a stub.
+// tests (internal/testutil's Server.Stub) or a transport managed elsewhere.
+// The client does not close a stub. address is then unused and may be
+// empty.
 func WithServerStub(stub pb.LeaderElectionServiceClient) Option {
 	return func(c *config) error {
 		if stub == nil {
 			return fmt.Errorf("%w: WithServerStub: nil stub", ErrInvalidOption)
 		}
 		c.stub = stub
+		return nil
+	}
+}
+
+// WithConn makes the client use conn, a connection shared with other clients
+// (many elections, one connection), instead of dialling address. Close
+// leaves conn open: its owner closes it.
+func WithConn(conn *grpc.ClientConn) Option {
+	return func(c *config) error {
+		if conn == nil {
+			return fmt.Errorf("%w: WithConn: nil connection", ErrInvalidOption)
+		}
+		c.conn = conn
+		return nil
+	}
+}
+
+// WithDialOptions adds options to the connection the client dials: TLS
+// credentials (the default is plaintext), interceptors, stats handlers such
+// as OpenTelemetry's. It cannot be combined with WithConn or WithServerStub,
+// which supply a connection of their own. Avoid grpc.WithKeepaliveParams
+// with pings more frequent than every 5 minutes: the server answers them
+// with GOAWAY "too_many_pings".
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(c *config) error {
+		c.dialOptions = append(c.dialOptions, opts...)
+		return nil
+	}
+}
+
+// WithRetryInterval sets how often Campaign and Run retry TryAcquireLock
+// while another client leads (default a tenth of the TTL). Each wait is
+// jittered to between 80% and 100% of it, so failover after a leader
+// vanishes takes at most TTL plus this interval and a round trip.
+func WithRetryInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: WithRetryInterval: %v is not positive", ErrInvalidOption, d)
+		}
+		c.retryInterval = d
 		return nil
 	}
 }
@@ -176,7 +221,11 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 		return nil, ErrEmptyService
 	case domain == "":
 		return nil, ErrEmptyDomain
-	case address == "" && c.stub == nil:
+	case c.stub != nil && c.conn != nil:
+		return nil, fmt.Errorf("%w: WithServerStub and WithConn both supply the connection", ErrInvalidOption)
+	case len(c.dialOptions) > 0 && (c.stub != nil || c.conn != nil):
+		return nil, fmt.Errorf("%w: WithDialOptions has no effect with WithServerStub or WithConn", ErrInvalidOption)
+	case address == "" && c.stub == nil && c.conn == nil:
 		return nil, ErrEmptyAddress
 	}
 	if _, err := transport.WireTTL(ttl); err != nil {
@@ -188,6 +237,9 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 	usable := c.policy.Usable(ttl)
 	if c.keepAliveInterval == 0 {
 		c.keepAliveInterval = ttl / 3
+	}
+	if c.retryInterval == 0 {
+		c.retryInterval = ttl / 10
 	}
 	// The jitter may stretch an interval by a tenth; it must still fit.
 	if c.keepAliveInterval+c.keepAliveInterval/10 >= usable {

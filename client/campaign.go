@@ -1,0 +1,91 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Campaign blocks until this client leads, then keeps its lease alive in
+// the background, as StartKeepAlive does, until leadership ends,
+// StopKeepAlive or Close. While another client leads it retries
+// TryAcquireLock every retry interval (WithRetryInterval, default a tenth of
+// the TTL, jittered to between 80% and 100% of it); failed calls are retried
+// the same way.
+//
+// It returns nil once leading, ctx's error when ctx ends first, and
+// ErrClosed when the client is closed. Keep-alive outlives ctx: ctx bounds
+// only the wait for leadership.
+func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
+	rng := rand.New(rand.NewPCG(seedFrom(q.cfg.clientID + "/campaign")))
+	for {
+		ok, err := q.TryAcquireLock(ctx)
+		switch {
+		case errors.Is(err, ErrClosed):
+			return ErrClosed
+		case ok:
+			switch err := q.StartKeepAlive(context.WithoutCancel(ctx)); {
+			case err == nil, errors.Is(err, ErrKeepAliveRunning):
+				return nil
+			case errors.Is(err, ErrClosed):
+				return ErrClosed
+			}
+			// ErrNotLeader: the lease ended in between; campaign on.
+		case err != nil && ctx.Err() == nil:
+			q.cfg.logger.Info("quorumquest: campaign attempt failed", "err", err)
+		}
+		wait := q.cfg.retryInterval
+		retry := time.NewTimer(wait - time.Duration(rng.Int64N(int64(wait)/5+1)))
+		select {
+		case <-retry.C:
+		case <-ctx.Done():
+			retry.Stop()
+			return ctx.Err()
+		case <-q.loopDone:
+			retry.Stop()
+			return ErrClosed
+		}
+	}
+}
+
+// Run campaigns for leadership and, while leading, runs lead with a context
+// that is cancelled the moment leadership ends: lost, released, the client
+// closed, or ctx done. context.Cause of that context says why; it matches
+// ErrNotLeader when leadership ended.
+//
+// When lead returns on its own, Run releases the lock (another candidate
+// can take over within its retry interval) and campaigns again. When lead
+// returns because leadership was lost, Run campaigns again. When ctx ends,
+// Run releases the lock if it holds it, a graceful handover bounded by
+// WithCloseTimeout, and returns ctx's error. After Close it returns
+// ErrClosed. lead must return soon after its context is cancelled: until it
+// does, Run cannot hand over or campaign.
+func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Context)) error {
+	if lead == nil {
+		return fmt.Errorf("%w: Run: nil lead function", ErrInvalidArgument)
+	}
+	for {
+		if err := q.Campaign(ctx); err != nil {
+			return err
+		}
+		leading, stop := q.leadership(ctx)
+		lead(leading)
+		stop()
+		if ctx.Err() != nil {
+			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.closeTimeout)
+			if err := q.ReleaseLock(release); err != nil && !errors.Is(err, ErrClosed) {
+				q.cfg.logger.Warn("quorumquest: release on shutdown failed", "err", err)
+			}
+			cancel()
+			return ctx.Err()
+		}
+		switch err := q.ReleaseLock(ctx); {
+		case errors.Is(err, ErrClosed):
+			return ErrClosed
+		case err != nil && ctx.Err() == nil:
+			q.cfg.logger.Warn("quorumquest: release after lead returned failed", "err", err)
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc"
+)
+
+// Several hooks each see every transition once, in the machine's order.
+func TestHooksSeeEveryTransitionInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		r1, r2 := newRecorder(), newRecorder()
+		a := newClient(t, srv, "a", r1.option(), r2.option())
+		for range 5 {
+			mustAcquire(t, a)
+			if err := a.ReleaseLock(bg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.Close()
+		want := []client.State{client.StateFollower}
+		for range 5 {
+			want = append(want, client.StateAcquiring, client.StateLeader, client.StateFollower)
+		}
+		want = append(want, client.StateClosed)
+		for i, r := range []*recorder{r1, r2} {
+			if got := r.path(); !samePath(got, want...) {
+				t.Fatalf("hook %d saw %v, want %v", i, got, want)
+			}
+			var last time.Time
+			for _, tr := range r.all() {
+				if tr.At.Before(last) {
+					t.Fatalf("hook %d: transitions out of time order", i)
+				}
+				last = tr.At
+			}
+		}
+	})
+}
+
+// A hook that panics is recovered and logged; the machine and the other
+// hooks go on.
+func TestPanickingHookBreaksNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs bytes.Buffer
+		var logMu sync.Mutex
+		logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a := newClient(t, srv, "a", client.WithLogger(logger),
+			client.WithTransitionHook(func(client.Transition) { panic("hook bug") }), rec.option())
+		mustAcquire(t, a)
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		mustAcquire(t, a)
+		if got := rec.path(); len(got) != 6 {
+			t.Fatalf("the healthy hook saw %v", got)
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		if n := strings.Count(logs.String(), "hook bug"); n != 5 {
+			t.Fatalf("%d panics logged, want 5:\n%s", n, logs.String())
+		}
+	})
+}
+
+type lockedWriter struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// A hook that blocks delays only itself: the machine keeps leading and
+// renewing, and the hook later receives everything it missed, in order.
+func TestBlockingHookStallsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		unblock := make(chan struct{})
+		var seen atomic.Int32
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option(), client.WithTransitionHook(func(client.Transition) {
+			if seen.Add(1) == 1 {
+				<-unblock
+			}
+		}))
+		mustAcquire(t, a)
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * ttl)
+		if !a.IsLeader() || srv.Calls().KeepAlive < 8 {
+			t.Fatalf("machine stalled: leader %v after %d renewals", a.IsLeader(), srv.Calls().KeepAlive)
+		}
+		if seen.Load() != 1 {
+			t.Fatalf("blocked hook ran %d times", seen.Load())
+		}
+		close(unblock)
+		synctest.Wait()
+		if int(seen.Load()) != len(rec.all()) {
+			t.Fatalf("blocked hook caught up with %d of %d transitions", seen.Load(), len(rec.all()))
+		}
+	})
+}
+
+type callbackLog struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *callbackLog) OnLeaderElected(isLeader bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if isLeader {
+		c.got = append(c.got, "elected")
+	} else {
+		c.got = append(c.got, "not-elected")
+	}
+}
+
+func (c *callbackLog) OnLeaderLost() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, "lost")
+}
+
+func TestCallbacks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		cb := &callbackLog{}
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b", client.WithCallbacks(cb))
+		mustAcquire(t, a)
+		if ok, _ := b.TryAcquireLock(bg); ok {
+			t.Fatal("b acquired a held lock")
+		}
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		mustAcquire(t, b)
+		mustAcquire(t, b) // a renewal: no callback
+		if err := b.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		mustAcquire(t, b)
+		b.Close()
+		want := "not-elected elected lost elected lost"
+		if got := strings.Join(cb.got, " "); got != want {
+			t.Fatalf("callbacks %q, want %q", got, want)
+		}
+	})
+}
+
+func TestWatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a := newClient(t, srv, "a")
+		ctx, cancel := context.WithCancel(bg)
+		w := a.Watch(ctx)
+		mustAcquire(t, a)
+		if tr := <-w; tr.From != client.StateFollower || tr.To != client.StateAcquiring {
+			t.Fatalf("first transition %+v", tr)
+		}
+		if tr := <-w; tr.To != client.StateLeader {
+			t.Fatalf("second transition %+v", tr)
+		}
+		cancel()
+		synctest.Wait()
+		if _, open := <-w; open {
+			t.Fatal("Watch channel open after its context ended")
+		}
+		// A second watcher sees the close, then its channel closes.
+		w2 := a.Watch(bg)
+		a.Close()
+		var last client.Transition
+		for tr := range w2 {
+			last = tr
+		}
+		if last.To != client.StateClosed {
+			t.Fatalf("last transition before the channel closed: %+v", last)
+		}
+		if _, open := <-a.Watch(bg); open {
+			t.Fatal("Watch after Close returned an open channel")
+		}
+	})
+}
+
+// A reader that falls behind loses the oldest transitions, never the
+// newest, and never stalls the machine.
+func TestSlowWatcherMissesOldestOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a := newClient(t, srv, "a")
+		w := a.Watch(bg)
+		for range client.WatchBuffer { // 3 transitions each: more than the buffer holds
+			mustAcquire(t, a)
+			if err := a.ReleaseLock(bg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []client.Transition
+		for len(got) < client.WatchBuffer {
+			got = append(got, <-w)
+		}
+		if last := got[len(got)-1]; last.From != client.StateLeader || last.To != client.StateFollower {
+			t.Fatalf("newest transition lost: last delivered %+v", last)
+		}
+		select {
+		case tr := <-w:
+			t.Fatalf("more than WatchBuffer transitions buffered: %+v", tr)
+		default:
+		}
+	})
+}
+
+// Many clients can share one connection; Close leaves it to its owner.
+func TestWithConnShared(t *testing.T) {
+	srv := testutil.NewServer()
+	conn := testutil.BufconnConn(t, srv)
+	var clients []*client.QuorumQuestClient
+	for _, d := range []string{"d1", "d2", "d3"} {
+		c, err := client.NewQuorumQuestClient(service, d, ttl, "", client.WithConn(conn), client.WithTransitionHook(recordTransitions))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		mustAcquire(t, c)
+	}
+	for _, c := range clients {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pb.NewLeaderElectionServiceClient(conn).ReleaseLock(bg, &pb.ReleaseLockRequest{Service: service, Domain: "d1", ClientId: "x"}); err != nil {
+		t.Fatalf("shared connection unusable after the clients closed: %v", err)
+	}
+}
+
+func TestWithDialOptions(t *testing.T) {
+	srv := testutil.NewServer()
+	addr := testutil.TCPAddr(t, srv)
+	var intercepted atomic.Int32
+	count := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		intercepted.Add(1)
+		return invoker(ctx, method, req, reply, cc, opts...)
+	})
+	a, err := client.NewQuorumQuestClient(service, domain, ttl, addr, client.WithDialOptions(count))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAcquire(t, a)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := intercepted.Load(); n != 2 { // the acquisition and Close's release
+		t.Fatalf("interceptor saw %d calls, want 2", n)
+	}
+}
+
+func TestConnectionOptionConflicts(t *testing.T) {
+	srv := testutil.NewServer()
+	conn := testutil.BufconnConn(t, srv)
+	for name, opts := range map[string][]client.Option{
+		"stub and conn":         {client.WithServerStub(srv.Stub()), client.WithConn(conn)},
+		"dial options and stub": {client.WithServerStub(srv.Stub()), client.WithDialOptions(grpc.WithUserAgent("x"))},
+		"dial options and conn": {client.WithConn(conn), client.WithDialOptions(grpc.WithUserAgent("x"))},
+		"nil conn":              {client.WithConn(nil)},
+		"zero retry interval":   {client.WithRetryInterval(0)},
+		"nil callbacks":         {client.WithCallbacks(nil)},
+	} {
+		c, err := client.NewQuorumQuestClient(service, domain, ttl, "x", opts...)
+		if c != nil || !errors.Is(err, client.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+}

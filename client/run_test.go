@@ -1,0 +1,292 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+)
+
+// oneWay is the simulated network delay of every request in these tests;
+// a round trip costs one of it, since the in-memory server answers at once.
+const oneWay = 10 * time.Millisecond
+
+// interval is a stretch of leadership as the machine saw it.
+type interval struct {
+	id         string
+	start, end time.Time
+}
+
+// tenures collects leadership intervals from the transition hooks of many
+// clients, and when each client was elected.
+type tenures struct {
+	mu      sync.Mutex
+	open    map[string]time.Time
+	closed  []interval
+	elected chan string
+}
+
+func newTenures() *tenures {
+	return &tenures{open: map[string]time.Time{}, elected: make(chan string, 16)}
+}
+
+func (ts *tenures) hook(id string) client.Option {
+	return client.WithTransitionHook(func(t client.Transition) {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		switch {
+		case !t.From.Leading() && t.To.Leading():
+			ts.open[id] = t.At
+			ts.elected <- id
+		case t.From.Leading() && !t.To.Leading():
+			ts.closed = append(ts.closed, interval{id, ts.open[id], t.At})
+			delete(ts.open, id)
+		}
+	})
+}
+
+// overlaps reports two clients leading at once, open intervals included.
+func (ts *tenures) overlaps(now time.Time) []string {
+	ts.mu.Lock()
+	all := append([]interval(nil), ts.closed...)
+	for id, start := range ts.open {
+		all = append(all, interval{id, start, now})
+	}
+	ts.mu.Unlock()
+	var out []string
+	for i := range all {
+		for j := i + 1; j < len(all); j++ {
+			a, b := all[i], all[j]
+			if a.id != b.id && a.start.Before(b.end) && b.start.Before(a.end) {
+				out = append(out, a.id+" and "+b.id)
+			}
+		}
+	}
+	return out
+}
+
+// candidates starts n clients running Run with lead functions that block
+// until their context ends; it returns them with their stop functions.
+func candidates(t *testing.T, srv *testutil.Server, ts *tenures, n int) (map[string]*client.QuorumQuestClient, map[string]context.CancelFunc, *sync.WaitGroup) {
+	t.Helper()
+	clients := map[string]*client.QuorumQuestClient{}
+	stops := map[string]context.CancelFunc{}
+	var wg sync.WaitGroup
+	for _, id := range []string{"a", "b", "c", "d", "e"}[:n] {
+		c := newClient(t, srv, id, ts.hook(id))
+		ctx, cancel := context.WithCancel(bg)
+		clients[id], stops[id] = c, cancel
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := c.Run(ctx, func(ctx context.Context) { <-ctx.Done() })
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, client.ErrClosed) {
+				t.Errorf("Run(%s) = %v", id, err)
+			}
+		}()
+	}
+	return clients, stops, &wg
+}
+
+func delayed(srv *testutil.Server) {
+	srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Delay: oneWay} })
+}
+
+// With TTL T and retry interval R, failover after the leader vanishes
+// without releasing takes at most T + R plus one round trip.
+func TestFailoverWithinTTLPlusRetryInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		delayed(srv)
+		ts := newTenures()
+		_, stops, wg := candidates(t, srv, ts, 3)
+		first := <-ts.elected
+		time.Sleep(2 * ttl) // a few renewals
+		srv.Partition(first) // the leader's network dies: no release
+		vanished := time.Now()
+		second := <-ts.elected
+		took := time.Since(vanished)
+		if second == first || took > ttl+ttl/10+oneWay {
+			t.Fatalf("%s took over from %s after %v; bound %v", second, first, took, ttl+ttl/10+oneWay)
+		}
+		if o := ts.overlaps(time.Now()); len(o) > 0 {
+			t.Fatalf("overlapping leadership: %v", o)
+		}
+		t.Logf("failover took %v (TTL %v, retry %v)", took, ttl, ttl/10)
+		for _, stop := range stops {
+			stop()
+		}
+		srv.Heal(first)
+		wg.Wait()
+	})
+}
+
+// After a graceful release, another candidate leads within R plus two
+// round trips.
+func TestGracefulHandoverWithinRetryInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		delayed(srv)
+		ts := newTenures()
+		_, stops, wg := candidates(t, srv, ts, 3)
+		first := <-ts.elected
+		time.Sleep(ttl)
+		released := time.Now()
+		stops[first]()
+		second := <-ts.elected
+		took := time.Since(released)
+		if second == first || took > ttl/10+2*oneWay {
+			t.Fatalf("%s took over from %s after %v; bound %v", second, first, took, ttl/10+2*oneWay)
+		}
+		if o := ts.overlaps(time.Now()); len(o) > 0 {
+			t.Fatalf("overlapping leadership: %v", o)
+		}
+		t.Logf("handover took %v (retry %v)", took, ttl/10)
+		for _, stop := range stops {
+			stop()
+		}
+		wg.Wait()
+	})
+}
+
+// lead's context ends the moment leadership is lost, with the reason as
+// its cause, and Run campaigns again.
+func TestRunCancelsLeadOnLossAndCampaignsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		causes := make(chan error, 4)
+		ctx, cancel := context.WithCancel(bg)
+		done := make(chan error, 1)
+		go func() {
+			done <- a.Run(ctx, func(ctx context.Context) {
+				<-ctx.Done()
+				causes <- context.Cause(ctx)
+			})
+		}()
+		synctest.Wait()
+		if !a.IsLeader() {
+			t.Fatal("a does not lead")
+		}
+		srv.Restart() // the server forgets a...
+		mustAcquire(t, b)
+		lostAt := time.Now()
+		cause := <-causes // ...and a's lead stops at its next renewal
+		if !errors.Is(cause, client.ErrNotLeader) || time.Since(lostAt) > ttl/3+ttl/30 {
+			t.Fatalf("lead ended %v after the loss with cause %v", time.Since(lostAt), cause)
+		}
+		if err := b.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(ttl / 10)
+		synctest.Wait()
+		if !a.IsLeader() {
+			t.Fatal("Run did not campaign again after the loss")
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v, want context.Canceled", err)
+		}
+		if _, _, held := srv.Holder(service, domain); held {
+			t.Fatal("Run did not release when its context ended")
+		}
+	})
+}
+
+// When lead returns on its own, Run releases and campaigns again.
+func TestRunReleasesWhenLeadReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a := newClient(t, srv, "a")
+		ctx, cancel := context.WithCancel(bg)
+		defer cancel()
+		var terms int
+		err := a.Run(ctx, func(context.Context) {
+			terms++
+			if terms == 3 {
+				cancel()
+			}
+		})
+		if !errors.Is(err, context.Canceled) || terms != 3 || srv.Calls().ReleaseLock < 3 {
+			t.Fatalf("Run = %v after %d terms and %d releases", err, terms, srv.Calls().ReleaseLock)
+		}
+	})
+}
+
+func TestRunAndCampaignAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		mustAcquire(t, a)
+		done := make(chan error, 1)
+		go func() { done <- b.Run(bg, func(context.Context) { t.Error("b led while a held the lock") }) }()
+		time.Sleep(ttl / 5)
+		b.Close()
+		if err := <-done; !errors.Is(err, client.ErrClosed) {
+			t.Fatalf("Run after Close = %v, want ErrClosed", err)
+		}
+		if err := b.Campaign(bg); !errors.Is(err, client.ErrClosed) {
+			t.Fatalf("Campaign after Close = %v", err)
+		}
+		// Closing a leading Run ends lead and returns ErrClosed.
+		leadDone := make(chan error, 1)
+		go func() { leadDone <- a.Run(bg, func(ctx context.Context) { <-ctx.Done() }) }()
+		synctest.Wait()
+		a.Close()
+		if err := <-leadDone; !errors.Is(err, client.ErrClosed) {
+			t.Fatalf("leading Run after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestRunRejectsNilLead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := newClient(t, testutil.NewServer(), "a")
+		if err := a.Run(bg, nil); !errors.Is(err, client.ErrInvalidArgument) {
+			t.Fatalf("Run(nil) = %v", err)
+		}
+	})
+}
+
+func TestCampaign(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		if err := a.Campaign(bg); err != nil {
+			t.Fatal(err)
+		}
+		if !a.IsLeader() {
+			t.Fatal("Campaign returned without leadership")
+		}
+		if err := a.StartKeepAlive(bg); !errors.Is(err, client.ErrKeepAliveRunning) {
+			t.Fatalf("keep-alive not running after Campaign: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(bg, ttl)
+		defer cancel()
+		if err := b.Campaign(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Campaign against a live leader = %v, want DeadlineExceeded", err)
+		}
+		// b tried about every retry interval.
+		if n := srv.Calls().TryAcquireLock; n < 10 || n > 14 {
+			t.Fatalf("%d acquisition attempts in one TTL, want about 10 from b plus a's one", n)
+		}
+		// Keep-alive outlives the context Campaign was given.
+		cctx, ccancel := context.WithCancel(bg)
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Campaign(cctx); err != nil {
+			t.Fatal(err)
+		}
+		ccancel()
+		time.Sleep(3 * ttl)
+		if !a.IsLeader() {
+			t.Fatal("keep-alive ended with Campaign's context")
+		}
+	})
+}
