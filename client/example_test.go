@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -61,4 +62,78 @@ func ExampleWithTransitionHook() {
 	// follower -> acquiring on acquire
 	// acquiring -> leader on granted
 	// leader -> closed on close
+}
+
+// Run campaigns, runs the leader's work while leading, and hands over when
+// its context ends. Here the work stops itself after one batch, and the
+// context ends after the second term.
+func ExampleQuorumQuestClient_Run() {
+	srv := testutil.NewServer()
+	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
+		client.WithServerStub(srv.Stub()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, stop := context.WithCancel(context.Background())
+	terms := 0
+	err = c.Run(ctx, func(leading context.Context) {
+		// leading is cancelled the moment leadership ends: check it
+		// between steps of leader-only work.
+		terms++
+		fmt.Println("term", terms, "leading:", c.IsLeader())
+		if terms == 2 {
+			stop() // shut down: Run releases the lock and returns
+		}
+	})
+	fmt.Println(err, "- leading:", c.IsLeader())
+	// Output:
+	// term 1 leading: true
+	// term 2 leading: true
+	// context canceled - leading: false
+}
+
+// Campaign blocks until elected, then keeps the lease alive in the
+// background.
+func ExampleQuorumQuestClient_Campaign() {
+	srv := testutil.NewServer()
+	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
+		client.WithServerStub(srv.Stub()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Campaign(ctx); err != nil {
+		log.Fatal(err) // ctx ended first, or the client was closed
+	}
+	fmt.Println("elected; keep-alive running:", errors.Is(c.StartKeepAlive(ctx), client.ErrKeepAliveRunning))
+	// Output:
+	// elected; keep-alive running: true
+}
+
+// Watch streams transitions to a reader until its context ends or the
+// client closes.
+func ExampleQuorumQuestClient_Watch() {
+	srv := testutil.NewServer()
+	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
+		client.WithServerStub(srv.Stub()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	transitions := c.Watch(context.Background())
+	if _, err := c.TryAcquireLock(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	c.Close()
+	for t := range transitions { // closed after the transition to closed
+		fmt.Println(t.From, "->", t.To)
+	}
+	// Output:
+	// follower -> acquiring
+	// acquiring -> leader
+	// leader -> closed
 }

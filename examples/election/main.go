@@ -1,6 +1,7 @@
 // Command election shows three replicas competing for one Quorum Quest
-// lock: one wins, vanishes without releasing and is replaced once its lease
-// runs out; the next steps down gracefully and hands over at once.
+// lock with client.Run: one wins; its network is cut, so it vanishes without
+// releasing, and another takes over once the lease has run out; that one
+// then steps down gracefully and hands over within a retry interval.
 //
 // With no flags it runs its own in-process server on loopback, so
 //
@@ -15,12 +16,14 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
+	"google.golang.org/grpc"
 )
 
 func main() {
@@ -34,11 +37,12 @@ func main() {
 	}
 }
 
-// replica is one competing process: a client and the loop that campaigns
-// with it until told to stop.
+// replica is one competing process: a client running Run, and the network
+// cable it dials through, which the demo can cut.
 type replica struct {
 	name   string
 	client *client.QuorumQuestClient
+	cable  *cable
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -53,31 +57,29 @@ func run(addr, service, domain string, ttl time.Duration) error {
 		addr = bound
 		say("in-process server listening on %s", addr)
 	}
-	poll := ttl / 10
 	elected := make(chan *replica, 3)
 	var replicas []*replica
 	defer func() {
 		for _, r := range replicas {
 			r.stop()
 			<-r.done
-			if err := r.client.Close(); err != nil {
+			if err := r.client.Close(); err != nil && !r.cable.isCut() {
 				say("%s: close: %v", r.name, err)
 			}
 		}
 	}()
 	for _, name := range []string{"replica-a", "replica-b", "replica-c"} {
-		r := &replica{name: name, done: make(chan struct{})}
+		r := &replica{name: name, cable: &cable{}, done: make(chan struct{})}
 		c, err := client.NewQuorumQuestClient(service, domain, ttl, addr,
 			client.WithClientID(name),
+			client.WithCloseTimeout(time.Second),
+			client.WithDialOptions(grpc.WithContextDialer(r.cable.dial)),
 			client.WithTransitionHook(func(t client.Transition) {
 				reason := ""
 				if t.Err != nil {
 					reason = " (" + t.Err.Error() + ")"
 				}
 				say("%s: %s -> %s on %s%s", name, t.From, t.To, t.Event, reason)
-				if t.From == client.StateAcquiring && t.To == client.StateLeader {
-					elected <- r
-				}
 			}))
 		if err != nil {
 			return err
@@ -88,7 +90,15 @@ func run(addr, service, domain string, ttl time.Duration) error {
 		replicas = append(replicas, r)
 		go func() {
 			defer close(r.done)
-			campaign(ctx, c, poll)
+			err := c.Run(ctx, func(leading context.Context) {
+				elected <- r
+				say("%s: leading; working until leadership ends", name)
+				<-leading.Done()
+				say("%s: stopped working: %v", name, context.Cause(leading))
+			})
+			if !errors.Is(err, context.Canceled) {
+				say("%s: Run: %v", name, err)
+			}
 		}()
 	}
 
@@ -97,51 +107,25 @@ func run(addr, service, domain string, ttl time.Duration) error {
 		return err
 	}
 	time.Sleep(ttl) // lead for a while, renewing the lease
-	say("%s vanishes without releasing: the others must wait for its lease to run out", first.name)
+	say("%s vanishes: its network is cut, it cannot release; the others must wait for its lease to run out", first.name)
 	vanished := time.Now()
-	first.stop()
-	<-first.done
+	first.cable.cut()
 	second, err := waitElected(elected, 2*ttl)
 	if err != nil {
 		return err
 	}
-	say("failover took %v (TTL %v)", time.Since(vanished).Round(time.Millisecond), ttl)
+	say("failover to %s took %v (TTL %v)", second.name, time.Since(vanished).Round(time.Millisecond), ttl)
 
 	time.Sleep(ttl)
 	say("%s steps down gracefully", second.name)
 	released := time.Now()
 	second.stop()
-	<-second.done
-	if err := second.client.ReleaseLock(context.Background()); err != nil {
-		return err
-	}
 	third, err := waitElected(elected, 2*ttl)
 	if err != nil {
 		return err
 	}
 	say("handover to %s took %v", third.name, time.Since(released).Round(time.Millisecond))
 	return nil
-}
-
-// campaign is what every replica runs: try for the lock every poll
-// interval, and keep the lease alive while leading.
-func campaign(ctx context.Context, c *client.QuorumQuestClient, poll time.Duration) {
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	for {
-		if !c.IsLeader() {
-			if ok, _ := c.TryAcquireLock(ctx); ok {
-				if err := c.StartKeepAlive(ctx); err != nil && !errors.Is(err, client.ErrKeepAliveRunning) {
-					say("keep-alive: %v", err)
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 func waitElected(elected <-chan *replica, within time.Duration) (*replica, error) {
@@ -151,6 +135,42 @@ func waitElected(elected <-chan *replica, within time.Duration) (*replica, error
 	case <-time.After(within):
 		return nil, fmt.Errorf("no leader elected within %v", within)
 	}
+}
+
+// cable is a replica's network: cutting it closes its connections and
+// refuses new ones, as if the machine had dropped off the network.
+type cable struct {
+	mu    sync.Mutex
+	conns []net.Conn
+	down  bool
+}
+
+func (c *cable) dial(ctx context.Context, addr string) (net.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return nil, errors.New("network cut")
+	}
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err == nil {
+		c.conns = append(c.conns, conn)
+	}
+	return conn, err
+}
+
+func (c *cable) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down = true
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+}
+
+func (c *cable) isCut() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.down
 }
 
 var out sync.Mutex
