@@ -106,7 +106,7 @@ func TestFailoverWithinTTLPlusRetryInterval(t *testing.T) {
 		ts := newTenures()
 		_, stops, wg := candidates(t, srv, ts, 3)
 		first := <-ts.elected
-		time.Sleep(2 * ttl) // a few renewals
+		time.Sleep(2 * ttl)  // a few renewals
 		srv.Partition(first) // the leader's network dies: no release
 		vanished := time.Now()
 		second := <-ts.elected
