@@ -16,7 +16,7 @@ import (
 // Quorum Quest server. It is safe for concurrent use.
 type QuorumQuestClient struct {
 	cfg      *config
-	calls    *transport.Transport
+	rpc      *transport.Transport
 	conn     *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
 	requests chan any         // to the loop; unbuffered, see submit
 	snap     atomic.Pointer[snapshot]
@@ -60,7 +60,7 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 		c.conn = conn
 		stub = pb.NewLeaderElectionServiceClient(conn)
 	}
-	c.calls, err = transport.New(stub, transport.Config{
+	c.rpc, err = transport.New(stub, transport.Config{
 		Lock:    transport.Lock{Service: service, Domain: domain, ClientID: cfg.clientID},
 		TTL:     ttl,
 		Timeout: cfg.requestTimeout,

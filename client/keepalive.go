@@ -110,5 +110,5 @@ func (l *loop) renew() {
 		return // a renewal is already in flight; its result reschedules
 	}
 	l.fire(fsm.Refresh, nil)
-	l.startCall(l.keepAlive.ctx, l.c.calls.KeepAlive, l.c.snap.Load().deadline)
+	l.startCall(l.keepAlive.ctx, l.c.rpc.KeepAlive, l.c.snap.Load().deadline)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
@@ -19,8 +18,13 @@ import (
 type loop struct {
 	c      *QuorumQuestClient
 	m      *fsm.Machine
-	hooks  []*hookRunner
+	hooks  []*serial[Transition]
 	expiry *time.Timer // fires at the lease deadline while leading
+	// sender runs the calls to the server, one at a time, in the order the
+	// loop made them: a release can never overtake the acquisition before
+	// it, nor the reverse. One long-lived goroutine rather than one per
+	// call also keeps gRPC's deep stacks from being grown anew every call.
+	sender *serial[func()]
 
 	// lifetime is cancelled by Close, cancelling every call in flight.
 	lifetime context.Context
@@ -29,16 +33,10 @@ type loop struct {
 	// nobody will read can still exit.
 	stopped chan struct{}
 	results chan callResult
-	calls   sync.WaitGroup
 
 	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
 	// result from any other call is stale and dropped.
-	call *call
-	// lastCall is closed when the most recently started call of any kind
-	// has returned. Each call waits for its predecessor, so the server sees
-	// one client's calls in the order the client made them: a release can
-	// never overtake the acquisition before it, nor the reverse.
-	lastCall  chan struct{}
+	call      *call
 	keepAlive *keepAlive // nil when keep-alive is not running
 	// rng jitters the loop's timers. It is seeded from the client ID: IDs
 	// are unique among a lock's candidates, which is all the decorrelation
@@ -71,12 +69,11 @@ func newLoop(c *QuorumQuestClient) *loop {
 		expiry:   time.NewTimer(time.Hour),
 		stopped:  make(chan struct{}),
 		results:  make(chan callResult),
-		lastCall: make(chan struct{}),
+		sender:   startSerial(func(call func()) { call() }),
 		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
 		watchers: map[*watcher]struct{}{},
 	}
 	l.expiry.Stop()
-	close(l.lastCall)
 	l.lifetime, l.endLife = context.WithCancel(context.Background())
 	for _, h := range c.cfg.hooks {
 		l.hooks = append(l.hooks, startHook(h, c.cfg.logger))
@@ -135,7 +132,7 @@ func (l *loop) acquire(r acquireRequest) {
 		return
 	}
 	l.fire(fsm.Acquire, nil)
-	l.startCall(r.ctx, l.c.calls.TryAcquire, time.Time{}, r.reply)
+	l.startCall(r.ctx, l.c.rpc.TryAcquire, time.Time{}, r.reply)
 }
 
 func (l *loop) release(r releaseRequest) {
@@ -143,8 +140,8 @@ func (l *loop) release(r releaseRequest) {
 		l.endCall(nil)
 		l.fire(fsm.Release, nil)
 	}
-	l.spawn(r.ctx, func(ctx context.Context) {
-		if err := l.c.calls.Release(ctx); err != nil {
+	l.enqueue(r.ctx, func(ctx context.Context) {
+		if err := l.c.rpc.Release(ctx); err != nil {
 			r.reply <- fmt.Errorf("quorumquest: %w", err)
 			return
 		}
@@ -158,7 +155,7 @@ func (l *loop) startCall(ctx context.Context, do func(context.Context, time.Time
 	ctx, cancel := context.WithCancel(ctx)
 	cl := &call{cancel: cancel, keepAlive: ctx == l.keepAlive.context(), waiters: waiters}
 	l.call = cl
-	l.spawn(ctx, func(ctx context.Context) {
+	l.enqueue(ctx, func(ctx context.Context) {
 		res := do(ctx, before)
 		select {
 		case l.results <- callResult{call: cl, res: res}:
@@ -167,24 +164,15 @@ func (l *loop) startCall(ctx context.Context, do func(context.Context, time.Time
 	})
 }
 
-// spawn runs fn on a goroutine of its own once every earlier call has
-// returned, with a context that Close cancels.
-func (l *loop) spawn(ctx context.Context, fn func(context.Context)) {
-	prev, done := l.lastCall, make(chan struct{})
-	l.lastCall = done
-	l.calls.Add(1)
-	go func() {
-		defer l.calls.Done()
-		defer close(done)
+// enqueue runs fn after every call made before it, with a context that
+// Close cancels.
+func (l *loop) enqueue(ctx context.Context, fn func(context.Context)) {
+	l.sender.push(func() {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		defer context.AfterFunc(l.lifetime, cancel)()
-		select {
-		case <-prev:
-		case <-ctx.Done():
-		}
 		fn(ctx)
-	}()
+	})
 }
 
 // finishCall feeds a call's result to the machine and answers its waiters.
@@ -267,7 +255,7 @@ func (l *loop) fire(e fsm.Event, cause error) {
 		l.endTenure(t)
 	}
 	for _, h := range l.hooks {
-		h.deliver(t)
+		h.push(t)
 	}
 	for w := range l.watchers {
 		w.send(t)
@@ -282,17 +270,16 @@ func (l *loop) close() error {
 	close(l.stopped)
 	var err error
 	if wasHolding {
+		// Queued behind the calls just cancelled, and timed from now.
 		ctx, cancel := context.WithTimeout(context.Background(), l.c.cfg.closeTimeout)
-		select { // keep the release behind the call it cancels
-		case <-l.lastCall:
-		case <-ctx.Done():
-		}
-		if rerr := l.c.calls.Release(ctx); rerr != nil {
-			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
-		}
-		cancel()
+		l.sender.push(func() {
+			if rerr := l.c.rpc.Release(ctx); rerr != nil {
+				err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
+			}
+		})
+		defer cancel()
 	}
-	l.calls.Wait()
+	l.sender.finish()
 	for w := range l.watchers {
 		l.unwatch(w)
 	}

@@ -1,0 +1,22 @@
+package client_test
+
+import (
+	"testing"
+
+	"github.com/quorum-quest/client-go/internal/benchmark"
+)
+
+// The call benchmarks: each operation through the client beside the bare
+// generated stub making the same call to the same loopback server. `make
+// bench` runs these and the failover, handover and scale measurements.
+func BenchmarkCalls(b *testing.B) {
+	l, err := benchmark.NewLoopback()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for _, bm := range benchmark.Benchmarks {
+		b.Run(bm.Name+"/bare", func(b *testing.B) { bm.Bare(b, l) })
+		b.Run(bm.Name+"/client", func(b *testing.B) { bm.Client(b, l) })
+	}
+}

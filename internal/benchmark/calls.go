@@ -1,0 +1,157 @@
+// Package benchmark holds the measurements behind `make bench`: Go
+// benchmark bodies shared by client/bench_test.go and the bench command,
+// and the failover, handover and scale measurements, all against the
+// in-memory server over loopback TCP.
+package benchmark
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// TTL is the lease the call benchmarks ask for.
+const TTL = 15 * time.Second
+
+// Loopback is an in-memory server on a loopback port and one connection to
+// it, the setting every call benchmark shares.
+type Loopback struct {
+	Server *testutil.Server
+	Conn   *grpc.ClientConn
+	Stub   pb.LeaderElectionServiceClient
+	stop   func()
+}
+
+// NewLoopback starts the server and dials it.
+func NewLoopback() (*Loopback, error) {
+	srv := testutil.NewServer()
+	addr, stop, err := testutil.ServeTCP(srv, "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &Loopback{Server: srv, Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: stop}, nil
+}
+
+// Close stops the server and closes the connection.
+func (l *Loopback) Close() {
+	l.Conn.Close()
+	l.stop()
+}
+
+var domains atomic.Int64
+
+// domain returns a lock name no other benchmark run uses.
+func domain() string { return "bench-" + strconv.FormatInt(domains.Add(1), 10) }
+
+// BareTryAcquireLock is the baseline: the generated stub renewing a held
+// lock with TryAcquireLock.
+func BareTryAcquireLock(b *testing.B, l *Loopback) {
+	req := &pb.TryAcquireLockRequest{Service: "bench", Domain: domain(), ClientId: "bare", Ttl: int32(TTL / time.Second)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := l.Stub.TryAcquireLock(ctx, req)
+		if err != nil || !resp.GetIsLeader() {
+			b.Fatalf("TryAcquireLock: %v %v", resp, err)
+		}
+	}
+}
+
+// ClientTryAcquireLock is the same call through the client, which renews
+// the lease through its state machine (leader -> refreshing -> leader).
+func ClientTryAcquireLock(b *testing.B, l *Loopback) {
+	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", client.WithConn(l.Conn))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := c.TryAcquireLock(ctx); !ok {
+			b.Fatalf("TryAcquireLock: %v", err)
+		}
+	}
+}
+
+// BareKeepAlive is the baseline for a renewal: the generated stub's
+// KeepAlive on a held lock.
+func BareKeepAlive(b *testing.B, l *Loopback) {
+	d := domain()
+	ctx := context.Background()
+	if _, err := l.Stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: 15}); err != nil {
+		b.Fatal(err)
+	}
+	req := &pb.KeepAliveRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: int32(TTL / time.Second)}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := l.Stub.KeepAlive(ctx, req)
+		if err != nil || resp.GetLeaseLength().AsDuration() <= 0 {
+			b.Fatalf("KeepAlive: %v %v", resp, err)
+		}
+	}
+}
+
+// ClientKeepAlive measures the client's own keep-alive: started with an
+// interval of a nanosecond, it renews back to back, each renewal a timer,
+// a KeepAlive call and two transitions of the machine. The benchmark waits
+// for b.N renewals, counted by a hook on the transitions back to leader.
+func ClientKeepAlive(b *testing.B, l *Loopback) {
+	renewed := make(chan struct{}, 1)
+	var want, got atomic.Int64
+	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
+		client.WithConn(l.Conn),
+		client.WithKeepAliveInterval(time.Nanosecond),
+		client.WithTransitionHook(func(t client.Transition) {
+			if t.From == client.StateRefreshing && t.To == client.StateLeader {
+				if got.Add(1) == want.Load() {
+					renewed <- struct{}{}
+				}
+			}
+		}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if ok, err := c.TryAcquireLock(ctx); !ok {
+		b.Fatal(err)
+	}
+	want.Store(int64(b.N))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := c.StartKeepAlive(ctx); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-renewed:
+	case <-time.After(time.Minute + time.Duration(b.N)*time.Millisecond):
+		b.Fatalf("only %d of %d renewals", got.Load(), b.N)
+	}
+	b.StopTimer()
+	c.StopKeepAlive()
+}
+
+// Benchmarks lists the call benchmarks by name, each paired name "bare"
+// and "client" for the side-by-side table.
+var Benchmarks = []struct {
+	Name         string
+	Bare, Client func(*testing.B, *Loopback)
+}{
+	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock},
+	{"KeepAlive", BareKeepAlive, ClientKeepAlive},
+}
+
