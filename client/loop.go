@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -22,8 +23,7 @@ type loop struct {
 	expiry *time.Timer // fires at the lease deadline while leading
 	// sender runs the calls to the server, one at a time, in the order the
 	// loop made them: a release can never overtake the acquisition before
-	// it, nor the reverse. One long-lived goroutine rather than one per
-	// call also keeps gRPC's deep stacks from being grown anew every call.
+	// it, nor the reverse.
 	sender *serial[func()]
 
 	// lifetime is cancelled by Close, cancelling every call in flight.
@@ -69,7 +69,7 @@ func newLoop(c *QuorumQuestClient) *loop {
 		expiry:   time.NewTimer(time.Hour),
 		stopped:  make(chan struct{}),
 		results:  make(chan callResult),
-		sender:   startSerial(func(call func()) { call() }),
+		sender:   newSerial(func(call func()) { call() }),
 		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
 		watchers: map[*watcher]struct{}{},
 	}
@@ -140,7 +140,12 @@ func (l *loop) release(r releaseRequest) {
 		l.endCall(nil)
 		l.fire(fsm.Release, nil)
 	}
-	l.enqueue(r.ctx, func(ctx context.Context) {
+	l.sender.push(func() {
+		// The caller's context may never end: Close must still be able to
+		// cut the release short.
+		ctx, cancel := context.WithCancel(r.ctx)
+		defer cancel()
+		defer context.AfterFunc(l.lifetime, cancel)()
 		if err := l.c.rpc.Release(ctx); err != nil {
 			r.reply <- fmt.Errorf("quorumquest: %w", err)
 			return
@@ -149,29 +154,20 @@ func (l *loop) release(r releaseRequest) {
 	})
 }
 
-// startCall sends TryAcquireLock or KeepAlive (do) and registers it as the
-// call in flight; its result comes back through l.results.
+// startCall queues TryAcquireLock or KeepAlive (do) behind earlier calls
+// and registers it as the call in flight; its result comes back through
+// l.results.
 func (l *loop) startCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time, waiters ...chan acquireReply) {
 	ctx, cancel := context.WithCancel(ctx)
 	cl := &call{cancel: cancel, keepAlive: ctx == l.keepAlive.context(), waiters: waiters}
 	l.call = cl
-	l.enqueue(ctx, func(ctx context.Context) {
+	// Close cancels the call through endCall.
+	l.sender.push(func() {
 		res := do(ctx, before)
 		select {
 		case l.results <- callResult{call: cl, res: res}:
 		case <-l.stopped:
 		}
-	})
-}
-
-// enqueue runs fn after every call made before it, with a context that
-// Close cancels.
-func (l *loop) enqueue(ctx context.Context, fn func(context.Context)) {
-	l.sender.push(func() {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(l.lifetime, cancel)()
-		fn(ctx)
 	})
 }
 
@@ -250,7 +246,9 @@ func (l *loop) fire(e fsm.Event, cause error) {
 	}
 	l.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: string(ch.Event), At: time.Now(), Err: ch.Cause}
-	l.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
+	if l.c.cfg.logger.Enabled(context.Background(), slog.LevelDebug) { // spare the boxing of the arguments
+		l.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
+	}
 	if ch.From.Leading() && !ch.To.Leading() {
 		l.endTenure(t)
 	}
@@ -279,12 +277,12 @@ func (l *loop) close() error {
 		})
 		defer cancel()
 	}
-	l.sender.finish()
+	l.sender.wait()
 	for w := range l.watchers {
 		l.unwatch(w)
 	}
 	for _, h := range l.hooks {
-		h.finish()
+		h.wait()
 	}
 	return err
 }

@@ -2,65 +2,58 @@ package client
 
 import "sync"
 
-// serial hands items to one goroutine of its own, in order, through a queue
-// without bound: push never blocks, so the loop can never be stalled by
-// whoever consumes the items. Hooks and calls to the server both run on
-// one.
+// serial hands items to a goroutine of its own, one at a time and in order,
+// through a queue without bound: push never blocks, so the loop can never
+// be stalled by whoever consumes the items. Hooks and calls to the server
+// both run on one.
+//
+// The goroutine runs only while there are items: an idle election then
+// costs no goroutine and no stack here, which is most of what an election
+// costs at scale (see docs/performance.md).
 type serial[T any] struct {
 	consume func(T)
 
 	mu      sync.Mutex
 	queue   []T
-	closing bool
-	wake    chan struct{} // buffered 1: "the queue changed"
-	done    chan struct{}
+	running bool
+	idle    sync.WaitGroup // done while no goroutine runs
 }
 
-func startSerial[T any](consume func(T)) *serial[T] {
-	s := &serial[T]{consume: consume, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go s.run()
-	return s
+func newSerial[T any](consume func(T)) *serial[T] {
+	return &serial[T]{consume: consume}
 }
 
-// push queues an item; it never blocks.
+// push queues an item, starting the goroutine if it is not running; it
+// never blocks.
 func (s *serial[T]) push(item T) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.queue = append(s.queue, item)
-	s.mu.Unlock()
-	s.signal()
-}
-
-// finish lets the goroutine exit once the queue is empty, and waits for it.
-func (s *serial[T]) finish() {
-	s.mu.Lock()
-	s.closing = true
-	s.mu.Unlock()
-	s.signal()
-	<-s.done
-}
-
-func (s *serial[T]) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if !s.running {
+		s.running = true
+		s.idle.Add(1)
+		go s.run()
 	}
 }
 
+// wait returns once every item pushed so far has been consumed and the
+// goroutine has exited. Callers must stop pushing first.
+func (s *serial[T]) wait() { s.idle.Wait() }
+
 func (s *serial[T]) run() {
-	defer close(s.done)
+	defer s.idle.Done()
 	for {
 		s.mu.Lock()
-		batch, closing := s.queue, s.closing
+		batch := s.queue
 		s.queue = nil
+		if len(batch) == 0 {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		for _, item := range batch {
 			s.consume(item)
-		}
-		if len(batch) == 0 {
-			if closing {
-				return
-			}
-			<-s.wake
 		}
 	}
 }

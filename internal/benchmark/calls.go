@@ -154,4 +154,3 @@ var Benchmarks = []struct {
 	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock},
 	{"KeepAlive", BareKeepAlive, ClientKeepAlive},
 }
-

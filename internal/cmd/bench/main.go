@@ -1,0 +1,231 @@
+// Command bench measures the client against the goals of docs/performance.md
+// and prints one table, each goal beside its figure. `make bench` runs it.
+//
+// The server runs in a child process (this binary with -serve) on loopback
+// TCP, so that the CPU figures are the client's alone.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/internal/benchmark"
+	"github.com/quorum-quest/client-go/internal/testutil"
+)
+
+func main() {
+	testing.Init()
+	serve := flag.Bool("serve", false, "run only the in-memory server and print its address (used by the bench itself)")
+	sizes := flag.String("sizes", "1000,10000,50000", "numbers of elections for the scale measurement")
+	window := flag.Duration("window", 30*time.Second, "how long CPU is measured at each scale")
+	elections := flag.Int("elections", 200, "elections measured at once for failover and handover")
+	ttl := flag.Duration("ttl", 2*time.Second, "TTL of the failover and handover elections")
+	rounds := flag.Int("rounds", 5, "rounds of each call benchmark; the table shows medians")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the scale measurement's window to this file")
+	calls := flag.Bool("calls", true, "run the call benchmarks")
+	takeovers := flag.Bool("takeovers", true, "run the failover and handover measurements")
+	flag.Parse()
+	if *serve {
+		runServer()
+		return
+	}
+	if err := run(*sizes, *window, *elections, *ttl, *rounds, *calls, *takeovers); err != nil {
+		log.Fatalf("bench: %v", err)
+	}
+}
+
+func runServer() {
+	addr, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(addr)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	stop()
+}
+
+// startServer runs this binary with -serve and returns the address it
+// listens on.
+func startServer() (string, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self, "-serve")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("server did not start: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
+}
+
+type row struct{ goal, figure, verdict string }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+var cpuProfile string
+
+// profile starts a CPU profile into cpuProfile, if one was asked for.
+func profile() func() {
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+func run(sizes string, window time.Duration, elections int, ttl time.Duration, rounds int, calls, takeovers bool) error {
+	var rows []row
+	fmt.Fprintf(os.Stderr, "machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+
+	if calls {
+		r, err := callRows(rounds)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+
+	addr, stop, err := startServer()
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	if takeovers {
+		r, err := takeoverRows(addr, elections, ttl)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	var prof func() func()
+	if cpuProfile != "" {
+		prof = profile
+	}
+	for _, field := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("bad size %q", field)
+		}
+		s, err := benchmark.MeasureScale(addr, n, 15*time.Second, window, prof)
+		if err != nil {
+			return err
+		}
+		bare, err := benchmark.MeasureBareScale(addr, n, 15*time.Second, window)
+		if err != nil {
+			return err
+		}
+		rows = append(rows,
+			row{fmt.Sprintf("%d elections, TTL 15s: <= 16 KiB each", n), fmt.Sprintf("%.1f KiB", s.BytesPerElection/1024), verdict(s.BytesPerElection <= 16*1024)},
+			row{fmt.Sprintf("%d elections: <= 2 goroutines each", n), fmt.Sprintf("%.2f", s.GoroutinesPerElection), verdict(s.GoroutinesPerElection <= 2)},
+			row{fmt.Sprintf("%d elections: <= 0.5 ms CPU per election-minute", n), fmt.Sprintf("%.3f ms (bare stub renewing at the same rate: %.3f ms)", float64(s.CPUPerElectionMinute)/1e6, float64(bare)/1e6), verdict(s.CPUPerElectionMinute <= 500*time.Microsecond)},
+			row{fmt.Sprintf("%d elections: no leadership lapse", n), fmt.Sprintf("%d lapses", s.Lapses), verdict(s.Lapses == 0)},
+		)
+		fmt.Fprintf(os.Stderr, "scale %d done\n", n)
+	}
+	printTable(rows)
+	return nil
+}
+
+func callRows(rounds int) ([]row, error) {
+	var rows []row
+	l, err := benchmark.NewLoopback()
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	for _, bm := range benchmark.Benchmarks {
+		var bare, cl []testing.BenchmarkResult
+		for range rounds { // interleaved, so drift in the machine hits both
+			bare = append(bare, testing.Benchmark(func(b *testing.B) { bm.Bare(b, l) }))
+			cl = append(cl, testing.Benchmark(func(b *testing.B) { bm.Client(b, l) }))
+		}
+		b, c := median(bare), median(cl)
+		over := float64(c.NsPerOp())/float64(b.NsPerOp()) - 1
+		rows = append(rows, row{
+			fmt.Sprintf("%s: client within 2%% of bare stub (median)", bm.Name),
+			fmt.Sprintf("bare %v, client %v (%+.1f%%); allocs/op %d vs %d, B/op %d vs %d",
+				time.Duration(b.NsPerOp()), time.Duration(c.NsPerOp()), 100*over,
+				b.AllocsPerOp(), c.AllocsPerOp(), b.AllocedBytesPerOp(), c.AllocedBytesPerOp()),
+			verdict(over <= 0.02),
+		})
+		fmt.Fprintf(os.Stderr, "%s done\n", bm.Name)
+	}
+	return rows, nil
+}
+
+func takeoverRows(addr string, elections int, ttl time.Duration) ([]row, error) {
+	f, err := benchmark.MeasureFailover(addr, elections, ttl)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "failover done")
+	h, err := benchmark.MeasureHandover(addr, elections, ttl)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, "handover done")
+	return []row{{
+		fmt.Sprintf("failover after a leader vanishes: p99 <= 1.1 x TTL (%v)", f.Bound),
+		fmt.Sprintf("n=%d: median %v, p99 %v, max %v; %d failed", f.N, f.Median.Round(time.Millisecond), f.P99.Round(time.Millisecond), f.Max.Round(time.Millisecond), f.Failures),
+		verdict(f.Failures == 0 && f.N > 0 && f.P99 <= f.Bound),
+	}, {
+		fmt.Sprintf("graceful handover: <= retry interval + 2 RTT (%v + 10ms)", h.RetryInterval),
+		fmt.Sprintf("n=%d: median %v, p99 %v, max %v; %d failed", h.N, h.Median.Round(time.Millisecond), h.P99.Round(time.Millisecond), h.Max.Round(time.Millisecond), h.Failures),
+		verdict(h.Failures == 0 && h.N > 0 && h.Max <= h.Bound),
+	}}, nil
+}
+
+func median(rs []testing.BenchmarkResult) testing.BenchmarkResult {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b testing.BenchmarkResult) int { return int(a.NsPerOp() - b.NsPerOp()) })
+	return s[len(s)/2]
+}
+
+func printTable(rows []row) {
+	fmt.Println("| goal | figure | |")
+	fmt.Println("|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s |\n", r.goal, r.figure, r.verdict)
+	}
+}
