@@ -29,14 +29,6 @@ func (ka *keepAlive) tick() <-chan time.Time {
 	return ka.timer.C
 }
 
-// context is nil when keep-alive is not running.
-func (ka *keepAlive) context() context.Context {
-	if ka == nil {
-		return nil
-	}
-	return ka.ctx
-}
-
 func (ka *keepAlive) ended() <-chan struct{} {
 	if ka == nil {
 		return nil
@@ -97,11 +89,8 @@ func (l *loop) stopKeepAlive() {
 		return
 	}
 	l.keepAlive = nil
-	ka.cancel()
+	ka.cancel() // also cancels a renewal in flight: its context derives from ka.ctx
 	ka.timer.Stop()
-	if l.call != nil && l.call.keepAlive && len(l.call.waiters) == 0 {
-		l.call.cancel() // a renewal nobody waits for any more
-	}
 }
 
 // renew sends KeepAlive when the renewal is due.

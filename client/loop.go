@@ -52,9 +52,8 @@ type loop struct {
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
 // callers waiting for its outcome.
 type call struct {
-	cancel    context.CancelFunc
-	keepAlive bool // started by keep-alive rather than TryAcquireLock
-	waiters   []chan acquireReply
+	cancel  context.CancelFunc
+	waiters []chan acquireReply
 }
 
 type callResult struct {
@@ -159,7 +158,7 @@ func (l *loop) release(r releaseRequest) {
 // l.results.
 func (l *loop) startCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time, waiters ...chan acquireReply) {
 	ctx, cancel := context.WithCancel(ctx)
-	cl := &call{cancel: cancel, keepAlive: ctx == l.keepAlive.context(), waiters: waiters}
+	cl := &call{cancel: cancel, waiters: waiters}
 	l.call = cl
 	// Close cancels the call through endCall.
 	l.sender.push(func() {
