@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -42,7 +41,7 @@ func main() {
 type replica struct {
 	name   string
 	client *client.QuorumQuestClient
-	cable  *cable
+	cable  *testutil.Cable
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -63,17 +62,17 @@ func run(addr, service, domain string, ttl time.Duration) error {
 		for _, r := range replicas {
 			r.stop()
 			<-r.done
-			if err := r.client.Close(); err != nil && !r.cable.isCut() {
+			if err := r.client.Close(); err != nil && !r.cable.IsCut() {
 				say("%s: close: %v", r.name, err)
 			}
 		}
 	}()
 	for _, name := range []string{"replica-a", "replica-b", "replica-c"} {
-		r := &replica{name: name, cable: &cable{}, done: make(chan struct{})}
+		r := &replica{name: name, cable: &testutil.Cable{}, done: make(chan struct{})}
 		c, err := client.NewQuorumQuestClient(service, domain, ttl, addr,
 			client.WithClientID(name),
 			client.WithCloseTimeout(time.Second),
-			client.WithDialOptions(grpc.WithContextDialer(r.cable.dial)),
+			client.WithDialOptions(grpc.WithContextDialer(r.cable.Dial)),
 			client.WithTransitionHook(func(t client.Transition) {
 				reason := ""
 				if t.Err != nil {
@@ -109,7 +108,7 @@ func run(addr, service, domain string, ttl time.Duration) error {
 	time.Sleep(ttl) // lead for a while, renewing the lease
 	say("%s vanishes: its network is cut, it cannot release; the others must wait for its lease to run out", first.name)
 	vanished := time.Now()
-	first.cable.cut()
+	first.cable.Cut()
 	second, err := waitElected(elected, 2*ttl)
 	if err != nil {
 		return err
@@ -135,42 +134,6 @@ func waitElected(elected <-chan *replica, within time.Duration) (*replica, error
 	case <-time.After(within):
 		return nil, fmt.Errorf("no leader elected within %v", within)
 	}
-}
-
-// cable is a replica's network: cutting it closes its connections and
-// refuses new ones, as if the machine had dropped off the network.
-type cable struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	down  bool
-}
-
-func (c *cable) dial(ctx context.Context, addr string) (net.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.down {
-		return nil, errors.New("network cut")
-	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err == nil {
-		c.conns = append(c.conns, conn)
-	}
-	return conn, err
-}
-
-func (c *cable) cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.down = true
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-}
-
-func (c *cable) isCut() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.down
 }
 
 var out sync.Mutex

@@ -2,15 +2,14 @@ package benchmark
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
 	"google.golang.org/grpc"
 )
 
@@ -41,41 +40,11 @@ func summarise(samples []time.Duration, failures int, bound time.Duration) Distr
 	return d
 }
 
-// cable is one client's network, which can be cut: its connections close
-// and new ones are refused, as when a machine drops off the network.
-type cable struct {
-	mu    sync.Mutex
-	conns []net.Conn
-	down  bool
-}
-
-func (c *cable) dial(ctx context.Context, addr string) (net.Conn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.down {
-		return nil, errors.New("network cut")
-	}
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err == nil {
-		c.conns = append(c.conns, conn)
-	}
-	return conn, err
-}
-
-func (c *cable) cut() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.down = true
-	for _, conn := range c.conns {
-		conn.Close()
-	}
-}
-
 // pair is one election: two candidates running Run on their own
 // connections, and the time each was elected.
 type pair struct {
 	clients [2]*client.QuorumQuestClient
-	cables  [2]*cable
+	cables  [2]*testutil.Cable
 	stops   [2]context.CancelFunc
 	done    sync.WaitGroup
 	elected chan int // index of the candidate elected
@@ -84,10 +53,10 @@ type pair struct {
 func newPair(addr, domain string, ttl time.Duration) (*pair, error) {
 	p := &pair{elected: make(chan int, 4)}
 	for i := range 2 {
-		p.cables[i] = &cable{}
+		p.cables[i] = &testutil.Cable{}
 		c, err := client.NewQuorumQuestClient("failover", domain, ttl, addr,
 			client.WithClientID(fmt.Sprintf("%s-%d", domain, i)),
-			client.WithDialOptions(grpc.WithContextDialer(p.cables[i].dial)),
+			client.WithDialOptions(grpc.WithContextDialer(p.cables[i].Dial)),
 			client.WithCloseTimeout(100*time.Millisecond))
 		if err != nil {
 			p.close()
@@ -194,7 +163,7 @@ func takeover(p *pair, ttl time.Duration, vanish bool) (time.Duration, bool) {
 	time.Sleep(ttl + rand.N(ttl)) // lead a while: any phase of the renewal cycle
 	start := time.Now()
 	if vanish {
-		p.cables[first].cut()
+		p.cables[first].Cut()
 	} else {
 		p.stops[first]()
 	}
