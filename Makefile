@@ -68,3 +68,24 @@ diagram-check:
 
 demo:
 	$(GO) run ./examples/election
+
+# Go benchmarks of the calls, then the goal table (docs/performance.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./client
+	$(GO) run ./internal/cmd/bench
+
+# The randomized safety checker (docs/safety.md): `make test` plays 2,000
+# schedules; soak plays 100,000 from seed 1. Override with
+# SCHEDULES=n SEED=s.
+SCHEDULES ?= 100000
+SEED      ?= 1
+soak:
+	$(GO) test -race -count=1 ./client -run '^TestSafetyRandomSchedules$$' \
+		-safety.schedules=$(SCHEDULES) -safety.seed=$(SEED) -timeout 0 -v
+
+# Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time);
+# their seed corpora already run in `make test`.
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test ./fsm -run '^$$' -fuzz '^FuzzMachine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./client -run '^$$' -fuzz '^FuzzNewQuorumQuestClient$$' -fuzztime $(FUZZTIME)

@@ -1,0 +1,308 @@
+package testutil_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/pb"
+)
+
+// playSchedule runs one schedule in a bubble of its own.
+func playSchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, newCandidate testutil.NewCandidate) (rep testutil.Report, err error) {
+	t.Helper()
+	synctest.Test(t, func(*testing.T) {
+		rep, err = testutil.RunSchedule(seed, cfg, newCandidate)
+	})
+	return rep, err
+}
+
+// The checker passes a small client that does what docs/safety.md asks:
+// its lease runs from the send time, less 1% and 100ms. It is not the real
+// client, so that the checker is shown to be right independently of it.
+func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   testutil.SafetyConfig
+		seeds uint64
+	}{
+		{"defaults", testutil.SafetyConfig{}, 60},
+		{"fractional TTL, two candidates", testutil.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg.WithDefaults()
+			var changes, led int
+			for seed := uint64(1); seed <= tc.seeds; seed++ {
+				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+					return &carefulCandidate{stub: stub, id: id, cfg: cfg}, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Recovery < 0 || rep.Recovery > rep.RecoveryBound || rep.Samples == 0 {
+					t.Fatalf("seed %d: inconsistent report %+v", seed, rep)
+				}
+				changes += rep.LeadershipChanges
+				led += rep.LeaderSamples
+			}
+			if changes == 0 || led == 0 {
+				t.Fatalf("no leadership changes (%d) or no leader samples (%d) in %d schedules", changes, led, tc.seeds)
+			}
+		})
+	}
+}
+
+// Each kind of broken candidate trips the check meant for it.
+func TestSafetyCheckerFindsViolations(t *testing.T) {
+	cfg := testutil.SafetyConfig{}.WithDefaults()
+	for _, tc := range []struct {
+		name  string
+		build testutil.NewCandidate
+		check string // a violation of this check must be reported
+		what  string // and its description contain this
+	}{
+		{"leader without a lease", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{leads: true}, nil
+		}, "a", "server's holder is nobody"},
+		{"two leaders", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{leads: true}, nil
+		}, "b", "candidates report leadership at once"},
+		{"never leads", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{}, nil
+		}, "c", "no candidate leads at the end"},
+		{"panics", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{panics: true}, nil
+		}, "d", "panicked"},
+		{"leads after close", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{leads: true}, nil
+		}, "d", "after Close"},
+		{"ignores its context", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{hangs: make(chan struct{})}, nil
+		}, "d", "still running"},
+		{"asks for another lock", func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return &fakeCandidate{stub: stub, id: id, domain: "elsewhere"}, nil
+		}, "setup", `called for lock "safety"/"elsewhere"`},
+		{"cannot be built", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			return nil, errors.New("no")
+		}, "setup", "building candidate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const seed = 7
+			rep, err := playSchedule(t, seed, cfg, tc.build)
+			if err == nil || !strings.Contains(err.Error(), "seed 7") {
+				t.Fatalf("err = %v; want one naming seed 7", err)
+			}
+			if rep.ViolationCount < len(rep.Violations) || len(rep.Violations) == 0 {
+				t.Fatalf("report %+v", rep)
+			}
+			for _, v := range rep.Violations {
+				if v.Check == tc.check && strings.Contains(v.What, tc.what) {
+					return
+				}
+			}
+			t.Fatalf("no violation of (%s) about %q in %v", tc.check, tc.what, rep.Violations)
+		})
+	}
+}
+
+func TestRunScheduleRefusesBadUse(t *testing.T) {
+	build := func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) { return &fakeCandidate{}, nil }
+	if _, err := testutil.RunSchedule(1, testutil.SafetyConfig{}, build); err == nil || !strings.Contains(err.Error(), "synctest") {
+		t.Errorf("outside a bubble: %v", err)
+	}
+	for _, cfg := range []testutil.SafetyConfig{
+		{TTL: 500 * time.Millisecond},
+		{RequestTimeout: 3 * time.Second},
+		{MinCandidates: 5, MaxCandidates: 4},
+		{MaxClockJump: 3 * time.Second},
+		{QuietPhase: time.Second},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			if _, err := testutil.RunSchedule(1, cfg, build); err == nil || !strings.Contains(err.Error(), "invalid config") {
+				t.Errorf("RunSchedule(%+v) = %v; want an invalid config", cfg, err)
+			}
+		})
+	}
+	synctest.Test(t, func(t *testing.T) {
+		if _, err := testutil.RunSchedule(1, testutil.SafetyConfig{}, nil); err == nil {
+			t.Error("nil NewCandidate accepted")
+		}
+	})
+}
+
+// With Log set, the timeline of faults and leadership is reported.
+func TestRunScheduleLogsTimeline(t *testing.T) {
+	cfg := testutil.SafetyConfig{}.WithDefaults()
+	var mu sync.Mutex
+	var lines []string
+	cfg.Log = func(at time.Duration, msg string) {
+		mu.Lock()
+		lines = append(lines, msg)
+		mu.Unlock()
+	}
+	if _, err := playSchedule(t, 3, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		return &carefulCandidate{stub: stub, id: id, cfg: cfg}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(lines, "\n")
+	for _, want := range []string{"leads", "faults stop"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+// carefulCandidate is a minimal client that keeps to docs/safety.md.
+type carefulCandidate struct {
+	stub pb.LeaderElectionServiceClient
+	id   string
+	cfg  testutil.SafetyConfig
+
+	mu       sync.Mutex
+	deadline time.Time // leads until then
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+func (c *carefulCandidate) wireTTL() int32 {
+	return int32((c.cfg.TTL + time.Second - 1) / time.Second)
+}
+
+// grant extends the lease to what a grant of a request sent at sent
+// allows: the TTL from the send time, less 1% and 100ms. Any grant is the
+// server's word that it held the lock for us from some instant after sent.
+func (c *carefulCandidate) grant(sent time.Time) {
+	d := sent.Add(c.cfg.TTL - c.cfg.TTL/100 - 100*time.Millisecond)
+	c.mu.Lock()
+	if d.After(c.deadline) {
+		c.deadline = d
+	}
+	c.mu.Unlock()
+}
+
+func (c *carefulCandidate) lose() {
+	c.mu.Lock()
+	c.deadline = time.Time{}
+	c.mu.Unlock()
+}
+
+func (c *carefulCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	sent := time.Now()
+	resp, err := c.stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{
+		Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id, Ttl: c.wireTTL(),
+	})
+	if err != nil {
+		return c.IsLeader(), err
+	}
+	if resp.GetIsLeader() {
+		c.grant(sent)
+	}
+	return c.IsLeader(), nil
+}
+
+func (c *carefulCandidate) StartKeepAlive(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stop != nil {
+		return errors.New("keep-alive already running")
+	}
+	ctx, c.stop = context.WithCancel(ctx)
+	c.done = make(chan struct{})
+	go c.keepAlive(ctx, c.done)
+	return nil
+}
+
+func (c *carefulCandidate) keepAlive(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	wait := c.cfg.TTL / 3
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		callCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+		sent := time.Now()
+		resp, err := c.stub.KeepAlive(callCtx, &pb.KeepAliveRequest{
+			Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id, Ttl: c.wireTTL(),
+		})
+		cancel()
+		switch {
+		case err != nil:
+			wait = 100 * time.Millisecond // the lease runs on; retry soon
+		case resp.GetLeaseLength().AsDuration() >= c.cfg.TTL:
+			c.grant(sent)
+			wait = c.cfg.TTL / 3
+		default:
+			c.lose()
+			wait = c.cfg.TTL / 3
+		}
+	}
+}
+
+func (c *carefulCandidate) IsLeader() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Before(c.deadline)
+}
+
+func (c *carefulCandidate) Close() error {
+	c.mu.Lock()
+	stop, done := c.stop, c.done
+	c.stop = nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	c.lose()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
+	defer cancel()
+	_, err := c.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id})
+	return err
+}
+
+// fakeCandidate breaks the rules on purpose.
+type fakeCandidate struct {
+	leads  bool          // IsLeader always true, even after Close
+	panics bool          // TryAcquireLock panics
+	hangs  chan struct{} // TryAcquireLock blocks until Close, ignoring ctx
+	stub   pb.LeaderElectionServiceClient
+	id     string
+	domain string // with stub: asks for this domain
+	once   sync.Once
+}
+
+func (f *fakeCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
+	switch {
+	case f.panics:
+		panic("fake candidate panics")
+	case f.hangs != nil:
+		<-f.hangs
+	case f.stub != nil:
+		ctx, cancel := context.WithTimeout(ctx, testutil.DefaultSafetyRequestTimeout)
+		defer cancel()
+		resp, err := f.stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "safety", Domain: f.domain, ClientId: f.id, Ttl: 2})
+		return resp.GetIsLeader(), err
+	}
+	return f.leads, nil
+}
+
+func (f *fakeCandidate) StartKeepAlive(context.Context) error { return nil }
+func (f *fakeCandidate) IsLeader() bool                       { return f.leads }
+func (f *fakeCandidate) Close() error {
+	if f.hangs != nil {
+		f.once.Do(func() { close(f.hangs) })
+	}
+	return nil
+}
