@@ -242,7 +242,9 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 		c.retryInterval = ttl / 10
 	}
 	// The jitter may stretch an interval by a tenth; it must still fit.
-	if c.keepAliveInterval+c.keepAliveInterval/10 >= usable {
+	// Compared without adding, which overflows for intervals near the
+	// largest Duration and would let them pass.
+	if c.keepAliveInterval >= usable || c.keepAliveInterval/10 >= usable-c.keepAliveInterval {
 		return nil, fmt.Errorf("%w: keep-alive interval %v (+10%% jitter) does not fit in the usable lease %v", ErrInvalidOption, c.keepAliveInterval, usable)
 	}
 	if c.clientID == "" {
