@@ -43,7 +43,7 @@ func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
 		case <-ctx.Done():
 			retry.Stop()
 			return ctx.Err()
-		case <-q.loopDone:
+		case <-q.closing:
 			retry.Stop()
 			return ErrClosed
 		}
@@ -70,7 +70,7 @@ func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Conte
 		if err := q.Campaign(ctx); err != nil {
 			return err
 		}
-		leading, stop := q.leadership(ctx)
+		leading, stop := q.e.leadership(ctx)
 		lead(leading)
 		stop()
 		if ctx.Err() != nil {

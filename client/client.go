@@ -15,18 +15,19 @@ import (
 // QuorumQuestClient campaigns for one lock (a service/domain pair) on a
 // Quorum Quest server. It is safe for concurrent use.
 type QuorumQuestClient struct {
-	cfg      *config
-	rpc      *transport.Transport
-	conn     *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
-	requests chan any         // to the loop; unbuffered, see submit
-	snap     atomic.Pointer[snapshot]
-	loopDone chan struct{}
-	closing  sync.Once
+	cfg  *config
+	rpc  *transport.Transport
+	conn *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
+	e    *election
+	snap atomic.Pointer[snapshot]
+	// closing is closed when Close begins, for waits that must end then.
+	closing  chan struct{}
+	closed   sync.Once
 	closeErr error
 }
 
-// snapshot is what the loop publishes after every transition: readers never
-// touch the machine.
+// snapshot is what the election publishes after every transition: readers
+// never touch the machine.
 type snapshot struct {
 	state    State
 	deadline time.Time // local end of the lease; meaningful while leading
@@ -46,7 +47,7 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 	if err != nil {
 		return nil, err
 	}
-	c := &QuorumQuestClient{cfg: cfg, requests: make(chan any), loopDone: make(chan struct{})}
+	c := &QuorumQuestClient{cfg: cfg, closing: make(chan struct{})}
 	stub := cfg.stub
 	switch {
 	case stub != nil:
@@ -71,7 +72,7 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	c.snap.Store(&snapshot{state: StateFollower})
-	go newLoop(c).run()
+	c.e = newElection(c)
 	return c, nil
 }
 
@@ -88,16 +89,7 @@ func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
 // runs until its deadline), or ctx ended, or the client is closed
 // (ErrClosed).
 func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
-	reply := make(chan acquireReply, 1)
-	if err := q.submit(ctx, acquireRequest{ctx: ctx, reply: reply}); err != nil {
-		return false, err
-	}
-	select {
-	case r := <-reply:
-		return r.leading, r.err
-	case <-ctx.Done():
-		return q.IsLeader(), ctx.Err()
-	}
+	return q.e.acquire(ctx)
 }
 
 // ReleaseLock gives the lock up. Leadership ends (IsLeader turns false and
@@ -107,16 +99,7 @@ func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
 // hold the lock for it (an answer lost in transit); the server ignores
 // releases from non-holders.
 func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
-	reply := make(chan error, 1)
-	if err := q.submit(ctx, releaseRequest{ctx: ctx, reply: reply}); err != nil {
-		return err
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return q.e.release(ctx)
 }
 
 // StartKeepAlive renews the lease in the background, about every third of
@@ -130,11 +113,7 @@ func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
 // Close. After leadership ends, keep-alive must be started again for the
 // next lease.
 func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
-	reply := make(chan error, 1)
-	if err := q.submit(ctx, startKeepAliveRequest{ctx: ctx, reply: reply}); err != nil {
-		return err
-	}
-	return <-reply // answered at once by the loop
+	return q.e.startKeepAlive(ctx)
 }
 
 // StopKeepAlive stops renewing the lease and cancels a renewal in flight.
@@ -142,10 +121,9 @@ func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
 // any, runs out at its deadline unless TryAcquireLock renews it. It does
 // nothing when keep-alive is not running or the client is closed.
 func (q *QuorumQuestClient) StopKeepAlive() {
-	reply := make(chan error, 1)
-	if q.submit(context.Background(), stopKeepAliveRequest{reply: reply}) == nil {
-		<-reply
-	}
+	q.e.mu.Lock()
+	defer q.e.mu.Unlock()
+	q.e.stopKeepAlive()
 }
 
 // IsLeader reports whether this client holds the lock now: its machine is
@@ -176,13 +154,9 @@ func (q *QuorumQuestClient) State() State { return q.snap.Load().state }
 // returns once no goroutine of the client is left. Close is idempotent:
 // later calls return what the first returned.
 func (q *QuorumQuestClient) Close() error {
-	q.closing.Do(func() {
-		reply := make(chan error, 1)
-		// The loop is alive until it handles this request, so the send
-		// cannot fail.
-		q.requests <- closeRequest{reply: reply}
-		q.closeErr = <-reply
-		<-q.loopDone
+	q.closed.Do(func() {
+		close(q.closing)
+		q.closeErr = q.e.close()
 		if err := q.closeConn(); err != nil && q.closeErr == nil {
 			q.closeErr = err
 		}
@@ -198,16 +172,4 @@ func (q *QuorumQuestClient) closeConn() error {
 		return fmt.Errorf("quorumquest: closing connection: %w", err)
 	}
 	return nil
-}
-
-// submit hands a request to the loop, or says why it cannot.
-func (q *QuorumQuestClient) submit(ctx context.Context, req any) error {
-	select {
-	case q.requests <- req:
-		return nil
-	case <-q.loopDone:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

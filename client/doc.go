@@ -3,12 +3,14 @@
 // for a TTL and kept by keep-alives.
 //
 // A QuorumQuestClient is a thin facade over an explicit state machine
-// (package fsm, drawn in docs/state-diagram.md). Each client runs one
-// goroutine that owns its machine: the public methods send it requests and
-// read the snapshot it publishes after every transition, and the results of
-// calls to the server come back to it as events. Every change of leadership
-// is therefore one transition of that machine, in one order, observable
-// through WithTransitionHook.
+// (package fsm, drawn in docs/state-diagram.md). The machine has one owner
+// at a time, whoever holds the client's mutex: the public methods, the
+// results of calls to the server and the expiry and keep-alive timers each
+// apply their event under it, and readers use the snapshot published after
+// every transition. Calls to the server are made outside the mutex, in the
+// order they were started. Every change of leadership is therefore one
+// transition of that machine, in one order, observable through
+// WithTransitionHook.
 //
 // IsLeader is true only while the machine is leading and the lease's local
 // deadline, measured from when the request was sent and shortened for clock

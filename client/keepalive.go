@@ -9,31 +9,16 @@ import (
 	"github.com/quorum-quest/client-go/fsm"
 )
 
-// keepAlive is the loop's record of a running keep-alive: when the next
-// renewal is due and how long to back off after failures.
+// keepAlive is the record of a running keep-alive: when the next renewal is
+// due and how long to back off after failures. Its timer calls renew on a
+// goroutine of its own, which also makes the call.
 type keepAlive struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	interval time.Duration
 	timer    *time.Timer
 	backoff  *backoff.ExponentialBackOff
-	rng      *rand.Rand // the loop's, see newLoop
-}
-
-// tick and ended are nil channels when keep-alive is not running, which a
-// select simply never chooses.
-func (ka *keepAlive) tick() <-chan time.Time {
-	if ka == nil {
-		return nil
-	}
-	return ka.timer.C
-}
-
-func (ka *keepAlive) ended() <-chan struct{} {
-	if ka == nil {
-		return nil
-	}
-	return ka.ctx.Done()
+	rng      *rand.Rand // the election's, see newElection
 }
 
 // succeeded schedules the next renewal a jittered interval from now, so
@@ -52,52 +37,73 @@ func (ka *keepAlive) failed() {
 	ka.timer.Reset(step/2 + time.Duration(ka.rng.Int64N(int64(step/2)+1)))
 }
 
-func (l *loop) startKeepAlive(ctx context.Context) error {
-	if !l.c.IsLeader() {
+// startKeepAlive serves StartKeepAlive.
+func (e *election) startKeepAlive(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return ErrClosed
+	case !e.c.IsLeader():
 		return ErrNotLeader
-	}
-	if l.keepAlive != nil {
+	case e.keepAlive != nil:
 		return ErrKeepAliveRunning
 	}
-	interval := l.c.cfg.keepAliveInterval
+	interval := e.c.cfg.keepAliveInterval
 	ka := &keepAlive{
 		interval: interval,
-		timer:    time.NewTimer(time.Hour),
 		backoff: backoff.NewExponentialBackOff(
 			backoff.WithInitialInterval(interval/10),
 			backoff.WithMaxInterval(interval/2),
 			backoff.WithMaxElapsedTime(0),
-			// Jitter comes from the loop's generator instead, so that a
-			// client's timing is reproducible from its ID.
+			// Jitter comes from the election's generator instead, so that
+			// a client's timing is reproducible from its ID.
 			backoff.WithRandomizationFactor(0),
 		),
-		rng: l.rng,
+		rng: e.rng,
 	}
 	ka.ctx, ka.cancel = context.WithCancel(ctx)
-	l.keepAlive = ka
-	if l.call == nil {
+	ka.timer = time.AfterFunc(time.Hour, func() { e.renew(ka) })
+	ka.timer.Stop()
+	// Keep-alive ends with its context, as StopKeepAlive would end it. The
+	// registration goes when ka.ctx ends, which stopKeepAlive ensures.
+	context.AfterFunc(ka.ctx, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.keepAlive == ka {
+			e.stopKeepAlive()
+		}
+	})
+	e.keepAlive = ka
+	if e.call == nil {
 		ka.succeeded() // schedules the first renewal
-	} else {
-		ka.timer.Stop() // the call in flight schedules it when it ends
-	}
+	} // else the call in flight schedules it when it ends
 	return nil
 }
 
-func (l *loop) stopKeepAlive() {
-	ka := l.keepAlive
+// stopKeepAlive ends keep-alive, if running. e.mu must be held.
+func (e *election) stopKeepAlive() {
+	ka := e.keepAlive
 	if ka == nil {
 		return
 	}
-	l.keepAlive = nil
+	e.keepAlive = nil
 	ka.cancel() // also cancels a renewal in flight: its context derives from ka.ctx
 	ka.timer.Stop()
 }
 
-// renew sends KeepAlive when the renewal is due.
-func (l *loop) renew() {
-	if l.m.State() != fsm.Leader {
-		return // a renewal is already in flight; its result reschedules
+// renew runs on ka's timer goroutine: it sends KeepAlive when the renewal
+// is due.
+func (e *election) renew(ka *keepAlive) {
+	e.mu.Lock()
+	if e.keepAlive != ka || e.m.State() != fsm.Leader {
+		// Stopped meanwhile, or a renewal is in flight whose result
+		// reschedules.
+		e.mu.Unlock()
+		return
 	}
-	l.fire(fsm.Refresh, nil)
-	l.startCall(l.keepAlive.ctx, l.c.rpc.KeepAlive, l.c.snap.Load().deadline)
+	e.renewals.Add(1)
+	defer e.renewals.Done()
+	e.fire(fsm.Refresh, nil)
+	e.runCall(ka.ctx, e.c.rpc.KeepAlive, e.c.snap.Load().deadline)
 }

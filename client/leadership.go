@@ -5,49 +5,34 @@ import (
 	"fmt"
 )
 
-type leadershipRequest struct {
-	ctx   context.Context
-	reply chan leadershipReply
-}
-
-type leadershipReply struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-}
-
 // leadership returns a context that is cancelled the moment this client's
 // leadership ends (lost, released or closed) or when parent ends. If the
 // client does not lead, the context is already cancelled. Its cause
 // (context.Cause) matches ErrNotLeader and wraps the reason leadership ended.
-func (q *QuorumQuestClient) leadership(parent context.Context) (context.Context, context.CancelFunc) {
-	reply := make(chan leadershipReply, 1)
-	if err := q.submit(parent, leadershipRequest{ctx: parent, reply: reply}); err != nil {
-		ctx, cancel := context.WithCancelCause(parent)
-		cancel(err)
-		return ctx, func() {}
-	}
-	r := <-reply
-	return r.ctx, func() { r.cancel(context.Canceled) }
-}
-
-func (l *loop) leadership(r leadershipRequest) {
-	ctx, cancel := context.WithCancelCause(r.ctx)
-	if l.c.IsLeader() {
-		l.tenure = append(l.tenure, cancel)
-	} else {
+func (e *election) leadership(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		cancel(ErrClosed)
+	case e.c.IsLeader():
+		e.tenure = append(e.tenure, cancel)
+	default:
 		cancel(ErrNotLeader)
 	}
-	r.reply <- leadershipReply{ctx: ctx, cancel: cancel}
+	return ctx, func() { cancel(context.Canceled) }
 }
 
-// endTenure cancels every leadership context when leadership ends.
-func (l *loop) endTenure(t Transition) {
+// endTenure cancels every leadership context when leadership ends. e.mu
+// must be held.
+func (e *election) endTenure(t Transition) {
 	cause := fmt.Errorf("%w: %s -> %s on %s", ErrNotLeader, t.From, t.To, t.Event)
 	if t.Err != nil {
 		cause = fmt.Errorf("%w: %s -> %s on %s: %w", ErrNotLeader, t.From, t.To, t.Event, t.Err)
 	}
-	for _, cancel := range l.tenure {
+	for _, cancel := range e.tenure {
 		cancel(cause)
 	}
-	l.tenure = nil
+	e.tenure = nil
 }

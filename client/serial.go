@@ -3,13 +3,12 @@ package client
 import "sync"
 
 // serial hands items to a goroutine of its own, one at a time and in order,
-// through a queue without bound: push never blocks, so the loop can never
-// be stalled by whoever consumes the items. Hooks and calls to the server
-// both run on one.
+// through a queue without bound: push never blocks, so the machine's owner
+// can never be stalled by whoever consumes the items. Each transition hook
+// runs on one.
 //
 // The goroutine runs only while there are items: an idle election then
-// costs no goroutine and no stack here, which is most of what an election
-// costs at scale (see docs/performance.md).
+// costs no goroutine and no stack here (see docs/performance.md).
 type serial[T any] struct {
 	consume func(T)
 

@@ -6,21 +6,12 @@ import "context"
 // that has fallen behind.
 const WatchBuffer = 64
 
-// watcher is one Watch channel, owned by the loop: only the loop sends on
-// it and closes it.
+// watcher is one Watch channel. It is sent to and closed only with the
+// election's mutex held, so a send never meets a closed channel.
 type watcher struct {
 	ch   chan Transition
 	stop func() bool // unregisters the context's AfterFunc
 }
-
-type (
-	watchRequest struct {
-		ctx   context.Context
-		w     *watcher
-		reply chan error
-	}
-	unwatchRequest struct{ w *watcher }
-)
 
 // Watch returns a channel that receives the client's transitions from now
 // on, in order. The channel is closed when ctx ends or once the client has
@@ -31,36 +22,36 @@ type (
 // WithTransitionHook to see every transition without loss. After Close,
 // Watch returns a closed channel.
 func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
+	e := q.e
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
-	reply := make(chan error, 1)
-	if err := q.submit(ctx, watchRequest{ctx: ctx, w: w, reply: reply}); err != nil {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
 		close(w.ch)
 		return w.ch
 	}
-	<-reply
+	e.watchers[w] = struct{}{}
+	w.stop = context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.unwatch(w)
+	})
 	return w.ch
 }
 
-func (l *loop) watch(r watchRequest) {
-	l.watchers[r.w] = struct{}{}
-	r.w.stop = context.AfterFunc(r.ctx, func() {
-		_ = l.c.submit(context.Background(), unwatchRequest{w: r.w})
-	})
-	r.reply <- nil
-}
-
-func (l *loop) unwatch(w *watcher) {
-	if _, ok := l.watchers[w]; !ok {
+// unwatch closes w's channel, once. e.mu must be held.
+func (e *election) unwatch(w *watcher) {
+	if _, ok := e.watchers[w]; !ok {
 		return
 	}
-	delete(l.watchers, w)
+	delete(e.watchers, w)
 	w.stop()
 	close(w.ch)
 }
 
 // send delivers t without ever blocking: when the buffer is full it drops
-// the oldest transition to make room. Only the loop sends, so after one
-// receive there is room.
+// the oldest transition to make room. Senders hold the election's mutex, so
+// after one receive there is room.
 func (w *watcher) send(t Transition) {
 	select {
 	case w.ch <- t:

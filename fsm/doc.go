@@ -4,7 +4,7 @@
 // docs/state-diagram.md.
 //
 // The package does no I/O and keeps no time. A Machine is not safe for
-// concurrent use: the client gives each Machine exactly one owning goroutine,
-// because looplab/fsm races and can wedge when Event is called from several
-// goroutines or from inside its own callbacks.
+// concurrent use: the client gives each Machine one owner at a time (a
+// mutex), because looplab/fsm races and can wedge when Event is called from
+// several goroutines at once or from inside its own callbacks.
 package fsm

@@ -4,9 +4,9 @@
 //
 //	go run ./examples/server -addr 127.0.0.1:5050
 //
-// It keeps locks in memory and has the real server's semantics (see
-// ../../../shared/wire-contract.md in the project's shared notes), but none
-// of its storage backends. It stops on SIGINT or SIGTERM.
+// It keeps locks in memory with the real server's wire semantics (the
+// package proto/ and internal/testutil describe them), but none of its
+// storage backends. It stops on SIGINT or SIGTERM.
 package main
 
 import (
