@@ -202,8 +202,11 @@ func TestPermanentErrorEndsLeadership(t *testing.T) {
 	})
 }
 
-// A renewal that hangs until the deadline cannot keep the client leading.
-func TestDeadlinePassesWhileRenewalHangs(t *testing.T) {
+// Renewals that hang cannot keep the client leading past its deadline. A
+// keep-alive attempt is itself cut off at the deadline, so it ends in the
+// same instant as the lease: which of the two the machine sees first is not
+// fixed, and either way leadership ends exactly then.
+func TestDeadlinePassesWhileKeepAliveHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
 		rec := newRecorder()
@@ -216,8 +219,38 @@ func TestDeadlinePassesWhileRenewalHangs(t *testing.T) {
 		srv.Pause()
 		defer srv.Resume()
 		lost := rec.waitFor(t, client.StateLost)
+		if !lost.From.Leading() || lost.At.Sub(start) != usable || !errors.Is(lost.Err, client.ErrLeaseExpired) {
+			t.Fatalf("lost from %s at +%v with %v; want from leading at +%v with ErrLeaseExpired", lost.From, lost.At.Sub(start), lost.Err, usable)
+		}
+	})
+}
+
+// A renewal through TryAcquireLock has no lease-bound deadline of its own,
+// so here the deadline passes with the renewal still in flight, and the
+// machine goes to lost from refreshing.
+func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		rec := newRecorder()
+		a := newClient(t, srv, "a", rec.option(), client.WithRequestTimeout(time.Hour))
+		mustAcquire(t, a)
+		start := time.Now()
+		srv.Pause()
+		defer srv.Resume()
+		renewed := make(chan error, 1)
+		go func() {
+			ok, err := a.TryAcquireLock(bg)
+			if ok {
+				err = errors.New("renewed while the server was paused")
+			}
+			renewed <- err
+		}()
+		lost := rec.waitFor(t, client.StateLost)
 		if lost.From != client.StateRefreshing || lost.At.Sub(start) != usable {
 			t.Fatalf("lost from %s at +%v; want from refreshing at +%v", lost.From, lost.At.Sub(start), usable)
+		}
+		if err := <-renewed; err != nil {
+			t.Fatalf("the abandoned renewal returned %v, want false and no error", err)
 		}
 	})
 }
