@@ -78,8 +78,8 @@ func TestLeaseExpiresBeforeServerHandsOver(t *testing.T) {
 	})
 }
 
-// IsLeader checks the deadline itself: even while the loop has not yet
-// processed the expiry, a reader never sees a stale leadership.
+// IsLeader checks the deadline itself: even before the expiry timer has
+// moved the machine to lost, a reader never sees a stale leadership.
 func TestIsLeaderFalseExactlyAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
