@@ -26,9 +26,7 @@ func TestOverTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAcquire(t, a)
-	if err := a.StartKeepAlive(bg); err != nil {
-		t.Fatal(err)
-	}
+	mustStartKeepAlive(t, a)
 	if holder, _, _ := srv.Holder(service, domain); holder != "a" {
 		t.Fatalf("server holder %q", holder)
 	}
@@ -114,9 +112,7 @@ func TestLeadershipSurvivesConnectionRecycling(t *testing.T) {
 	}
 	defer a.Close()
 	mustAcquire(t, a)
-	if err := a.StartKeepAlive(bg); err != nil {
-		t.Fatal(err)
-	}
+	mustStartKeepAlive(t, a)
 	var granted int
 	for granted < 12 {
 		tr := <-renewed

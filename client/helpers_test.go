@@ -95,6 +95,20 @@ func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
 	}
 }
 
+// newRecordedClient is newClient with a recorder of its transitions.
+func newRecordedClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) (*client.QuorumQuestClient, *recorder) {
+	t.Helper()
+	rec := newRecorder()
+	return newClient(t, srv, id, append(opts, rec.option())...), rec
+}
+
+func mustStartKeepAlive(t *testing.T, c *client.QuorumQuestClient) {
+	t.Helper()
+	if err := c.StartKeepAlive(bg); err != nil {
+		t.Fatalf("StartKeepAlive: %v", err)
+	}
+}
+
 func mustAcquire(t *testing.T, c *client.QuorumQuestClient) {
 	t.Helper()
 	ok, err := c.TryAcquireLock(bg)

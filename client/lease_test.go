@@ -99,12 +99,9 @@ func TestIsLeaderFalseExactlyAtDeadline(t *testing.T) {
 func TestKeepAliveHoldsLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		for i := 0; i < 100; i++ { // 10 TTLs
 			time.Sleep(ttl / 10)
 			if !a.IsLeader() {
@@ -132,12 +129,9 @@ func TestKeepAliveRetriesTransientFailures(t *testing.T) {
 			}
 			return testutil.Fault{}
 		})
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		time.Sleep(3 * ttl)
 		if !a.IsLeader() {
 			t.Fatalf("transient failures cost leadership: %v", rec.path())
@@ -162,9 +156,7 @@ func TestKeepAliveRefusedLosesLeadership(t *testing.T) {
 		rec := newRecorder()
 		a, b := newClient(t, srv, "a", rec.option()), newClient(t, srv, "b")
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		srv.Restart() // the store forgets a
 		mustAcquire(t, b)
 		lost := rec.waitFor(t, client.StateLost)
@@ -183,8 +175,7 @@ func TestKeepAliveRefusedLosesLeadership(t *testing.T) {
 func TestPermanentErrorEndsLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
 			if c.Method == testutil.MethodKeepAlive {
@@ -192,9 +183,7 @@ func TestPermanentErrorEndsLeadership(t *testing.T) {
 			}
 			return testutil.Fault{}
 		})
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		lost := rec.waitFor(t, client.StateLost)
 		if !transport.Permanent(lost.Err) || srv.Calls().KeepAlive != 1 {
 			t.Fatalf("lost with %v after %d renewals; want a permanent error after 1", lost.Err, srv.Calls().KeepAlive)
@@ -209,13 +198,10 @@ func TestPermanentErrorEndsLeadership(t *testing.T) {
 func TestDeadlinePassesWhileKeepAliveHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option(), client.WithRequestTimeout(time.Hour))
+		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		mustAcquire(t, a)
 		start := time.Now()
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		srv.Pause()
 		defer srv.Resume()
 		lost := rec.waitFor(t, client.StateLost)
@@ -231,8 +217,7 @@ func TestDeadlinePassesWhileKeepAliveHangs(t *testing.T) {
 func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option(), client.WithRequestTimeout(time.Hour))
+		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		mustAcquire(t, a)
 		start := time.Now()
 		srv.Pause()
@@ -258,8 +243,7 @@ func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
 func TestLostClientCanLeadAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		rec.waitFor(t, client.StateLost)
 		time.Sleep(ttl) // the server's lease ends too

@@ -18,9 +18,7 @@ func TestReleaseHandsOver(t *testing.T) {
 		srv := testutil.NewServer()
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		if err := a.ReleaseLock(bg); err != nil {
 			t.Fatal(err)
 		}
@@ -66,8 +64,7 @@ func TestReleaseAfterLostAnswer(t *testing.T) {
 func TestReleaseFromLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		rec.waitFor(t, client.StateLost)
 		if err := a.ReleaseLock(bg); err != nil || a.State() != client.StateFollower {
@@ -112,15 +109,12 @@ func TestReleaseWhileAcquiring(t *testing.T) {
 func TestReleaseWhileRenewing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
 			return testutil.Fault{Delay: time.Second}
 		})
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		rec.waitFor(t, client.StateRefreshing)
 		if err := a.ReleaseLock(bg); err != nil {
 			t.Fatal(err)
@@ -136,8 +130,7 @@ func TestReleaseWhileRenewing(t *testing.T) {
 func TestTryAcquireWhileLeadingRenews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		time.Sleep(10 * time.Second)
 		mustAcquire(t, a)
@@ -179,8 +172,7 @@ func TestTryAcquireFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
 		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Code: codes.Unavailable} })
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		ok, err := a.TryAcquireLock(bg)
 		if ok || status.Code(err) != codes.Unavailable {
 			t.Fatalf("TryAcquireLock = %v, %v; want false and Unavailable", ok, err)
@@ -219,9 +211,7 @@ func TestKeepAliveErrors(t *testing.T) {
 			t.Fatalf("StartKeepAlive as follower: %v, want ErrNotLeader", err)
 		}
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		if err := a.StartKeepAlive(bg); !errors.Is(err, client.ErrKeepAliveRunning) {
 			t.Fatalf("second StartKeepAlive: %v, want ErrKeepAliveRunning", err)
 		}
@@ -238,13 +228,10 @@ func TestKeepAliveErrors(t *testing.T) {
 func TestStopKeepAliveWhileRenewalHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option(), client.WithRequestTimeout(time.Hour))
+		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		mustAcquire(t, a)
 		srv.Partition("a")
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		rec.waitFor(t, client.StateRefreshing)
 		synctest.Wait() // the renewal is on the wire
 		start := time.Now()
@@ -290,12 +277,9 @@ func TestKeepAliveEndsWithItsContext(t *testing.T) {
 func TestCloseReleasesAndIsIdempotent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option())
+		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		if err := a.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -328,13 +312,10 @@ func TestCloseReleasesAndIsIdempotent(t *testing.T) {
 func TestCloseIsBoundedOnDeadNetwork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := testutil.NewServer()
-		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option(), client.WithRequestTimeout(time.Hour), client.WithCloseTimeout(time.Second))
+		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour), client.WithCloseTimeout(time.Second))
 		mustAcquire(t, a)
 		srv.Partition("a")
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		rec.waitFor(t, client.StateRefreshing)
 		start := time.Now()
 		err := a.Close()

@@ -103,9 +103,7 @@ func TestBlockingHookStallsNothing(t *testing.T) {
 			}
 		}))
 		mustAcquire(t, a)
-		if err := a.StartKeepAlive(bg); err != nil {
-			t.Fatal(err)
-		}
+		mustStartKeepAlive(t, a)
 		time.Sleep(3 * ttl)
 		if !a.IsLeader() || srv.Calls().KeepAlive < 8 {
 			t.Fatalf("machine stalled: leader %v after %d renewals", a.IsLeader(), srv.Calls().KeepAlive)
