@@ -32,7 +32,7 @@ type election struct {
 	mu     sync.Mutex
 	m      *fsm.Machine
 	closed bool
-	hooks  []*serial[Transition]
+	hooks  []*hookRunner
 	expiry *time.Timer // fires at the lease deadline while leading
 	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
 	// result from any other call is stale and dropped.

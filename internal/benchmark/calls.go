@@ -24,10 +24,9 @@ const TTL = 15 * time.Second
 // Loopback is an in-memory server on a loopback port and one connection to
 // it, the setting every call benchmark shares.
 type Loopback struct {
-	Server *testutil.Server
-	Conn   *grpc.ClientConn
-	Stub   pb.LeaderElectionServiceClient
-	stop   func()
+	Conn *grpc.ClientConn
+	Stub pb.LeaderElectionServiceClient
+	stop func()
 }
 
 // NewLoopback starts the server and dials it.
@@ -42,7 +41,7 @@ func NewLoopback() (*Loopback, error) {
 		stop()
 		return nil, err
 	}
-	return &Loopback{Server: srv, Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: stop}, nil
+	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: stop}, nil
 }
 
 // Close stops the server and closes the connection.
