@@ -122,6 +122,18 @@ func TestClosedIsTerminal(t *testing.T) {
 	}
 }
 
+// Fire treats every error from looplab/fsm as a broken invariant. A rule
+// from a state to itself would break it: looplab/fsm answers a
+// self-transition with a NoTransitionError and never calls enter_state, so
+// Fire would fail a legitimate event.
+func TestNoSelfTransitions(t *testing.T) {
+	for _, r := range Rules() {
+		if r.From == r.To {
+			t.Errorf("self-transition %s --%s--> %s: Fire cannot apply it", r.From, r.Event, r.To)
+		}
+	}
+}
+
 func TestChangeCarriesCause(t *testing.T) {
 	m := New()
 	cause := errors.New("unavailable")
