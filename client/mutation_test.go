@@ -381,3 +381,127 @@ func TestRandomClientIDNamesTheHost(t *testing.T) {
 		t.Fatalf("client ID %q; want %q followed by 16 hex digits", id, host+"-")
 	}
 }
+
+// errorsAtOrAbove returns the err attribute of every record at level or
+// above that has one.
+func (h *logRecords) errorsAtOrAbove(level slog.Level) []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []error
+	for _, r := range h.records {
+		if r.Level < level {
+			continue
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if err, ok := a.Value.Any().(error); ok && a.Key == "err" {
+				out = append(out, err)
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// atOrAbove counts the records at level or above.
+func (h *logRecords) atOrAbove(level slog.Level) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.records {
+		if r.Level >= level {
+			n++
+		}
+	}
+	return n
+}
+
+// Campaign logs an attempt that failed (Info, with the error), and nothing
+// for an attempt the server answered, nor for one cut short because the
+// caller's context ended: that is the caller's doing, returned to it.
+func TestCampaignLogsOnlyFailedAttempts(t *testing.T) {
+	t.Run("failed then granted", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := testutil.NewServer()
+			var mu sync.Mutex
+			attempts := 0
+			srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+				mu.Lock()
+				defer mu.Unlock()
+				if c.Method == testutil.MethodTryAcquireLock {
+					if attempts++; attempts == 1 {
+						return testutil.Fault{Code: codes.Unavailable}
+					}
+				}
+				return testutil.Fault{}
+			})
+			logs := &logRecords{}
+			c := newMutantKiller(t, srv, "campaign-log", 15*time.Second, client.WithLogger(slog.New(logs)))
+			if err := c.Campaign(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if errs := logs.errorsAtOrAbove(slog.LevelInfo); len(errs) != 1 || logs.atOrAbove(slog.LevelInfo) != 1 || status.Code(errs[0]) != codes.Unavailable {
+				t.Fatalf("%d records, errors %v; want one, of the Unavailable attempt", logs.atOrAbove(slog.LevelInfo), errs)
+			}
+		})
+	})
+	t.Run("denied, then cut short by the context", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			srv := testutil.NewServer()
+			holder := newMutantKiller(t, srv, "holder", time.Minute)
+			leadOnce(t, holder)
+			logs := &logRecords{}
+			c := newMutantKiller(t, srv, "campaign-quiet", 15*time.Second, client.WithLogger(slog.New(logs)))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			// Denied for 4 s, then the server stalls: the attempt in flight
+			// at 5 s ends with ctx.
+			time.AfterFunc(4*time.Second, srv.Pause)
+			defer srv.Resume()
+			if err := c.Campaign(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Campaign = %v, want DeadlineExceeded", err)
+			}
+			if n := logs.atOrAbove(slog.LevelInfo); n != 0 {
+				t.Fatalf("%d records logged (errors %v); want nothing for denied attempts and one ended by ctx", n, logs.errorsAtOrAbove(slog.LevelInfo))
+			}
+		})
+	})
+}
+
+// When lead returns on its own, Run releases the lock and campaigns again;
+// a release that fails is logged (Warn, with the error), one that succeeds
+// is not.
+func TestRunLogsOnlyAFailedReleaseAfterLeadReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		var mu sync.Mutex
+		releases := 0
+		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+			mu.Lock()
+			defer mu.Unlock()
+			if c.Method == testutil.MethodReleaseLock {
+				if releases++; releases == 1 {
+					return testutil.Fault{Code: codes.Unavailable}
+				}
+			}
+			return testutil.Fault{}
+		})
+		logs := &logRecords{}
+		c := newMutantKiller(t, srv, "run-release", 15*time.Second, client.WithLogger(slog.New(logs)))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tenures := 0
+		err := c.Run(ctx, func(context.Context) {
+			// The first two tenures end on their own (the first release
+			// fails, the second succeeds); the third ends Run.
+			if tenures++; tenures == 3 {
+				cancel()
+			}
+		})
+		if !errors.Is(err, context.Canceled) || tenures != 3 {
+			t.Fatalf("Run = %v after %d tenures, want context.Canceled after 3", err, tenures)
+		}
+		if errs := logs.errorsAtOrAbove(slog.LevelWarn); len(errs) != 1 || logs.atOrAbove(slog.LevelWarn) != 1 || status.Code(errs[0]) != codes.Unavailable {
+			t.Fatalf("%d warnings, errors %v; want one, of the failed release", logs.atOrAbove(slog.LevelWarn), errs)
+		}
+	})
+}
