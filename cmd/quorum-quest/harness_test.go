@@ -379,4 +379,3 @@ func (p *proxy) close() {
 	p.mu.Unlock()
 	p.wg.Wait()
 }
-
