@@ -44,7 +44,7 @@ func leaderAndFollower(t *testing.T, w *world, o1, o2 runnerOpts) (r1, r2 *proc,
 // signal) within a second, and the other replica's child starts only after
 // the server's expiry of the dead runner's lease. It returns the gap
 // between the old child's death and the new child's start.
-func scenarioKillRunner(t *testing.T) time.Duration {
+func scenarioKillRunner(t *testing.T) gaps {
 	w := newWorld(t)
 	r1, _, _ := leaderAndFollower(t, w, runnerOpts{}, runnerOpts{})
 	killed := r1.signal(t, syscall.SIGKILL)
@@ -59,7 +59,13 @@ func scenarioKillRunner(t *testing.T) time.Duration {
 	}
 	t.Logf("(a) child died %v after SIGKILL of its runner; the next started %v after that, %v after the server's expiry",
 		died.at.Sub(killed), started.at.Sub(died.at), started.at.Sub(lease.End))
-	return started.at.Sub(died.at)
+	return gaps{handover: started.at.Sub(died.at), beforeExpiry: lease.End.Sub(died.at)}
+}
+
+// gaps are what one run of scenario (a) or (b) measured.
+type gaps struct {
+	handover     time.Duration // from the old child's death to the new child's start
+	beforeExpiry time.Duration // from the old child's death to the server's expiry of its lease
 }
 
 func TestLockKillRunner(t *testing.T) {
@@ -71,7 +77,7 @@ func TestLockKillRunner(t *testing.T) {
 // everything): its child, which ignores SIGTERM, is killed and dead before
 // the server's lease ends, so before another child can start. It returns
 // the gap between the old child's death and the new child's start.
-func scenarioCutNetwork(t *testing.T) time.Duration {
+func scenarioCutNetwork(t *testing.T) gaps {
 	w := newWorld(t)
 	px := newProxy(t, w.addr)
 	ignore := []string{"QQT_IGNORE_TERM=1"}
@@ -95,7 +101,7 @@ func scenarioCutNetwork(t *testing.T) time.Duration {
 	}
 	t.Logf("(b) child died %v after the cut, %v before the server's expiry; the next started %v after the death",
 		died.at.Sub(cut), lease.End.Sub(died.at), started.at.Sub(died.at))
-	return started.at.Sub(died.at)
+	return gaps{handover: started.at.Sub(died.at), beforeExpiry: lease.End.Sub(died.at)}
 }
 
 func TestLockCutNetwork(t *testing.T) {
