@@ -1,8 +1,10 @@
-package testutil
+package checker
 
 import (
 	"testing"
 	"time"
+
+	"github.com/quorum-quest/client-go/internal/testutil"
 )
 
 // A seed always draws the same plan, and plans keep to the assumptions
@@ -68,13 +70,13 @@ func TestCallFaultsIgnoreArrivalOrder(t *testing.T) {
 			break
 		}
 	}
-	calls := []Call{
-		{Method: MethodTryAcquireLock, ClientID: "a"}, {Method: MethodKeepAlive, ClientID: "a"},
-		{Method: MethodTryAcquireLock, ClientID: "b"}, {Method: MethodTryAcquireLock, ClientID: "c"},
+	calls := []testutil.Call{
+		{Method: testutil.MethodTryAcquireLock, ClientID: "a"}, {Method: testutil.MethodKeepAlive, ClientID: "a"},
+		{Method: testutil.MethodTryAcquireLock, ClientID: "b"}, {Method: testutil.MethodTryAcquireLock, ClientID: "c"},
 	}
-	decide := func(order []int) map[Call][]Fault {
+	decide := func(order []int) map[testutil.Call][]testutil.Fault {
 		r := newRun(seed, cfg)
-		out := map[Call][]Fault{}
+		out := map[testutil.Call][]testutil.Fault{}
 		for range 50 {
 			for _, i := range order {
 				out[calls[i]] = append(out[calls[i]], r.callFault(calls[i]))

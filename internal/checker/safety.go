@@ -1,4 +1,4 @@
-package testutil
+package checker
 
 import (
 	"container/heap"
@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
 )
 
@@ -281,7 +282,7 @@ func RunSchedule(seed uint64, cfg SafetyConfig, newCandidate NewCandidate) (Repo
 type run struct {
 	seed  uint64
 	cfg   SafetyConfig
-	srv   *Server
+	srv   *testutil.Server
 	start time.Time
 	plan  plan
 
@@ -329,7 +330,7 @@ type ledSample struct {
 func newRun(seed uint64, cfg SafetyConfig) *run {
 	r := &run{
 		seed: seed, cfg: cfg,
-		srv:      NewServer(),
+		srv:      testutil.NewServer(),
 		start:    time.Now(),
 		calls:    map[callKey]uint64{},
 		seenID:   map[int]bool{},
@@ -671,7 +672,7 @@ func (r *run) wipedLeaseCovers(id string, srvNow time.Time) bool {
 // tenure, and that is what is checked.
 func (r *run) checkIntervals() {
 	hist := r.srv.History()
-	byCand := make([][]Tenure, len(r.ids))
+	byCand := make([][]testutil.Tenure, len(r.ids))
 	for k, t := range hist {
 		if w, ok := r.wiped[k]; ok && w.After(t.End) {
 			t.End = w
@@ -705,7 +706,7 @@ func (r *run) checkIntervals() {
 	}
 }
 
-func (r *run) tenuresOf(ts []Tenure) string {
+func (r *run) tenuresOf(ts []testutil.Tenure) string {
 	var parts []string
 	for _, t := range ts {
 		parts = append(parts, fmt.Sprintf("[%v, %v)", t.Start.Sub(r.start), t.End.Sub(r.start)))
