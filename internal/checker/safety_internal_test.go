@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // A seed always draws the same plan, and plans keep to the assumptions
@@ -70,13 +70,13 @@ func TestCallFaultsIgnoreArrivalOrder(t *testing.T) {
 			break
 		}
 	}
-	calls := []testutil.Call{
-		{Method: testutil.MethodTryAcquireLock, ClientID: "a"}, {Method: testutil.MethodKeepAlive, ClientID: "a"},
-		{Method: testutil.MethodTryAcquireLock, ClientID: "b"}, {Method: testutil.MethodTryAcquireLock, ClientID: "c"},
+	calls := []qqtest.Call{
+		{Method: qqtest.MethodTryAcquireLock, ClientID: "a"}, {Method: qqtest.MethodKeepAlive, ClientID: "a"},
+		{Method: qqtest.MethodTryAcquireLock, ClientID: "b"}, {Method: qqtest.MethodTryAcquireLock, ClientID: "c"},
 	}
-	decide := func(order []int) map[testutil.Call][]testutil.Fault {
+	decide := func(order []int) map[qqtest.Call][]qqtest.Fault {
 		r := newRun(seed, cfg)
-		out := map[testutil.Call][]testutil.Fault{}
+		out := map[qqtest.Call][]qqtest.Fault{}
 		for range 50 {
 			for _, i := range order {
 				out[calls[i]] = append(out[calls[i]], r.callFault(calls[i]))
