@@ -11,7 +11,9 @@ import (
 // Call describes one call for a fault function.
 type Call struct {
 	// Method is MethodTryAcquireLock, MethodKeepAlive or MethodReleaseLock.
-	Method                    string
+	Method string
+	// Service, Domain and ClientID are the request's, as the client sent
+	// them.
 	Service, Domain, ClientID string
 }
 

@@ -5,6 +5,6 @@
 // tests (reconnects, GOAWAY with [ShortConnectionAge], deadlines, status
 // codes).
 //
-// The core of the package does not import testing, so runnable examples can
-// use it too; [BufconnConn] is the testing.TB convenience.
+// [Cable] and [ServeBufconn] do not need a test, so runnable examples and
+// benchmarks use them too; [BufconnConn] is the testing.TB convenience.
 package testutil
