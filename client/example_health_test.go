@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // A liveness probe for a replica: /healthz answers 503 with the reason once
@@ -20,7 +20,7 @@ func ExampleHealthCheck() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c, err := client.NewQuorumQuestClient("my-service", "production", ttl, "localhost:5050",
 		client.WithServerStub(srv.Stub()), client.WithHealthCheck(health))
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -60,12 +60,12 @@ func campaign(c *client.QuorumQuestClient) (stop func()) {
 // the server makes it healthy again, and Close makes it unhealthy for good.
 func TestHealthCheckUnreachableServer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		h := newHealthCheck(t)
 		c := newClient(t, srv, "a", client.WithHealthCheck(h))
 		checkHealth(t, h, true, "new client")
 
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Code: codes.Unavailable} })
+		srv.SetFault(qqtest.Fault{Code: codes.Unavailable})
 		stop := campaign(c)
 		defer stop()
 		synctest.Wait()
@@ -77,7 +77,7 @@ func TestHealthCheckUnreachableServer(t *testing.T) {
 			t.Fatalf("Check = %v; want the reason and the Unavailable call it wraps", err)
 		}
 
-		srv.SetFaultFunc(nil)
+		srv.SetFault(qqtest.Fault{})
 		time.Sleep(ttl / 10) // the campaign's next attempt
 		checkHealth(t, h, true, "after a call reached the server")
 		if !c.IsLeader() {
@@ -96,7 +96,7 @@ func TestHealthCheckUnreachableServer(t *testing.T) {
 // kept waiting by a leader for many tolerances is healthy.
 func TestHealthCheckFollowerOfAnotherLeaderIsHealthy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		leader := newClient(t, srv, "leader")
 		mustAcquire(t, leader)
 		mustStartKeepAlive(t, leader)
@@ -116,8 +116,8 @@ func TestHealthCheckFollowerOfAnotherLeaderIsHealthy(t *testing.T) {
 // the lock; a run of them makes the client unhealthy.
 func TestHealthCheckRejectedCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Code: codes.Unauthenticated} })
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFault(qqtest.Fault{Code: codes.Unauthenticated})
 		h := newHealthCheck(t)
 		c := newClient(t, srv, "a", client.WithHealthCheck(h))
 		stop := campaign(c)
@@ -134,7 +134,7 @@ func TestHealthCheckRejectedCalls(t *testing.T) {
 // before the tolerance; healing the network makes it healthy again.
 func TestHealthCheckLeaseRanOutWhileRenewing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		h := newHealthCheck(t)
 		c, rec := newRecordedClient(t, srv, "a", client.WithHealthCheck(h))
 		mustAcquire(t, c)
@@ -162,7 +162,7 @@ func TestHealthCheckLeaseRanOutWhileRenewing(t *testing.T) {
 // failure.
 func TestHealthCheckLeaseLeftToRunOutIsHealthy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		h := newHealthCheck(t)
 		c, rec := newRecordedClient(t, srv, "a", client.WithHealthCheck(h))
 		mustAcquire(t, c)
@@ -174,7 +174,7 @@ func TestHealthCheckLeaseLeftToRunOutIsHealthy(t *testing.T) {
 // ServeHTTP: 200 "ok" while healthy, 503 and the reason once not.
 func TestHealthCheckServeHTTP(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		h := newHealthCheck(t)
 		c := newClient(t, srv, "a", client.WithHealthCheck(h))
 		get := func() *httptest.ResponseRecorder {
@@ -199,7 +199,7 @@ func TestHealthCheckBadInput(t *testing.T) {
 			t.Errorf("NewHealthCheck(%v) = %v; want ErrInvalidArgument", d, err)
 		}
 	}
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	_, err := client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(srv.Stub()), client.WithHealthCheck(nil))
 	if !errors.Is(err, client.ErrInvalidOption) {
 		t.Errorf("WithHealthCheck(nil): %v; want ErrInvalidOption", err)

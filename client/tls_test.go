@@ -7,7 +7,7 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testpki"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -19,8 +19,8 @@ import (
 // certificate.
 func TestTLSWithDialOptions(t *testing.T) {
 	pki := testpki.New(t)
-	tlsAddr := testutil.TCPAddr(t, testutil.NewServer(), grpc.Creds(credentials.NewTLS(pki.ServerConfig(false))))
-	mtlsAddr := testutil.TCPAddr(t, testutil.NewServer(), grpc.Creds(credentials.NewTLS(pki.ServerConfig(true))))
+	tlsAddr := qqtest.NewServer(t, qqtest.WithGRPCServerOptions(grpc.Creds(credentials.NewTLS(pki.ServerConfig(false))))).Addr()
+	mtlsAddr := qqtest.NewServer(t, qqtest.WithGRPCServerOptions(grpc.Creds(credentials.NewTLS(pki.ServerConfig(true))))).Addr()
 	withoutCA := &tls.Config{MinVersion: tls.VersionTLS12} // the system's roots
 	for _, c := range []struct {
 		name, addr string

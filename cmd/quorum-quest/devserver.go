@@ -7,11 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -32,7 +33,7 @@ development, not for production. Prints "listening on ADDR" once ready.
 		fs.PrintDefaults()
 	}
 	addr := fs.String("addr", "127.0.0.1:5050", "`host:port` to listen on (port 0 picks a free one)")
-	defaultTTL := fs.Duration("default-ttl", testutil.DefaultTTL, "lease used when a request's ttl is 0 or less")
+	defaultTTL := fs.Duration("default-ttl", qqtest.DefaultTTL, "lease used when a request's ttl is 0 or less")
 	cert := fs.String("tls-cert", "", "PEM `file` of the server certificate: serve TLS (with --tls-key)")
 	key := fs.String("tls-key", "", "PEM `file` of the server certificate's private key")
 	clientCA := fs.String("tls-client-ca", "", "PEM `file` of CAs that client certificates must chain to: require mutual TLS")
@@ -55,7 +56,7 @@ development, not for production. Prints "listening on ADDR" once ready.
 		fmt.Fprintf(stderr, "quorum-quest dev-server: %v\n", err)
 		return exitUsage
 	}
-	bound, stop, err := testutil.ServeTCP(testutil.NewServer(testutil.WithDefaultTTL(*defaultTTL)), *addr, opts...)
+	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "quorum-quest dev-server: %v\n", err)
 		return exitUsage
@@ -63,9 +64,20 @@ development, not for production. Prints "listening on ADDR" once ready.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	fmt.Fprintf(stdout, "listening on %s\n", bound)
-	<-sigs
-	stop()
+	srv := qqtest.NewUnstartedServer(qqtest.WithDefaultTTL(*defaultTTL), qqtest.WithGRPCServerOptions(opts...))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	fmt.Fprintf(stdout, "listening on %s\n", lis.Addr())
+	select {
+	case <-sigs:
+		srv.Close()
+		err = <-served
+	case err = <-served:
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "quorum-quest dev-server: %v\n", err)
+		return 1
+	}
 	return 0
 }
 

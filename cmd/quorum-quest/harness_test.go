@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
-	"google.golang.org/grpc"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // The timing every process test uses: short enough for make test, long
@@ -39,7 +38,7 @@ const (
 // children's control listener and their shared port.
 type world struct {
 	t       *testing.T
-	srv     *testutil.Server
+	srv     *qqtest.Server
 	addr    string // the server's
 	ctl     net.Listener
 	port    int // the port every child binds
@@ -58,10 +57,10 @@ type event struct {
 	text string // the whole line (start, signal)
 }
 
-func newWorld(t *testing.T, opts ...grpc.ServerOption) *world {
+func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, srv: testutil.NewServer(), events: make(chan event, 256), done: make(chan struct{}), conns: map[string]net.Conn{}}
-	w.addr = testutil.TCPAddr(t, w.srv, opts...)
+	w := &world{t: t, srv: qqtest.NewServer(t), events: make(chan event, 256), done: make(chan struct{}), conns: map[string]net.Conn{}}
+	w.addr = w.srv.Addr()
 	var err error
 	if w.ctl, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -172,9 +171,9 @@ func (w *world) tell(id, line string) {
 }
 
 // tenure returns the server's last tenure of id.
-func (w *world) tenure(id string) testutil.Tenure {
+func (w *world) tenure(id string) qqtest.Tenure {
 	w.t.Helper()
-	var last *testutil.Tenure
+	var last *qqtest.Tenure
 	for _, tn := range w.srv.History() {
 		if tn.ClientID == id {
 			last = &tn
