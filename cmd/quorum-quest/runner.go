@@ -210,6 +210,16 @@ func (r *runner) lead() (code int, again bool) {
 		"QUORUM_QUEST_SERVICE="+r.cfg.service,
 		"QUORUM_QUEST_DOMAIN="+r.cfg.domain,
 	)
+	// Leadership may have ended between the win and now (a renewal
+	// refused at once); a child started then would run without the right.
+	if r.q.GetRemainingLease() <= r.cfg.grace+reapAllowance {
+		r.logf("leadership ended before the command could start")
+		r.release()
+		if r.cfg.restart {
+			return 0, true
+		}
+		return exitLost, false
+	}
 	ch, err := startChild(r.cfg.command, env)
 	if err != nil {
 		r.release()
