@@ -280,3 +280,40 @@ func TestLockCommandNotFound(t *testing.T) {
 		t.Errorf("lock still held after the runner gave up: %+v", tn)
 	}
 }
+
+// The server says the lock is not ours (it lost the lock; the next renewal
+// answers -1s): SIGKILL at once, no SIGTERM and grace, then exit 66.
+func TestLockNotOursKillsAtOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r1 := w.runner("r1", runnerOpts{env: []string{"QQT_IGNORE_TERM=1"}})
+	w.next("start", "r1", 10*time.Second)
+	dropped := time.Now()
+	w.srv.DropLock(testService, testDomain)
+	// The next renewal comes within 1.1 keep-alive intervals.
+	died := w.next("death", "r1", testTTL*11/30+slack)
+	if code := r1.wait(t, slack); code != exitLost {
+		t.Errorf("runner exited %d; want %d", code, exitLost)
+	}
+	out := r1.output()
+	if !strings.Contains(out, "leadership ended") || strings.Contains(out, "SIGTERM") {
+		t.Errorf("want an immediate SIGKILL on the server's refusal, without SIGTERM:\n%s", out)
+	}
+	t.Logf("child died %v after the server lost the lock", died.at.Sub(dropped))
+}
+
+// --restart: a child that exits is run anew on the next win, and the
+// runner stays until signalled.
+func TestLockRestart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r1 := w.runner("r1", runnerOpts{flags: []string{"--restart"}})
+	w.next("start", "r1", 10*time.Second)
+	w.tell("r1", "exit 3")
+	w.next("death", "r1", slack)
+	w.next("start", "r1", testRetry+slack)
+	r1.signal(t, syscall.SIGTERM)
+	if code := r1.wait(t, testGrace+slack); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("runner exited %d; want %d", code, 128+int(syscall.SIGTERM))
+	}
+}
