@@ -230,6 +230,9 @@ func (r *runner) lead() (code int, again bool) {
 	r.logf("leading: started %s (pid %d), lease %v left", r.cfg.command[0], ch.pid, r.q.GetRemainingLease().Round(time.Millisecond))
 	cause, st, sig := r.supervise(ch)
 	r.leading.Store(false)
+	if cause == stopNone {
+		r.logf("child exited with %d", st.code)
+	}
 	// Whatever the child left in its group goes with it.
 	_ = ch.signal(syscall.SIGKILL)
 	if st.err != nil {
@@ -245,7 +248,6 @@ func (r *runner) lead() (code int, again bool) {
 		}
 		return exitLost, false
 	}
-	r.logf("child exited with %d", st.code)
 	if r.cfg.restart {
 		return 0, true
 	}
@@ -318,6 +320,8 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 			switch stopAt := killAt.Add(-grace); {
 			case !r.q.IsLeader():
 				kill(stopLost, "leadership ended ("+r.q.State().String()+")")
+			case !now.Before(killAt) && !termAt.IsZero() && !now.Before(termAt.Add(grace)):
+				kill(stopLease, fmt.Sprintf("grace of %v over", grace))
 			case !now.Before(killAt):
 				kill(stopLease, fmt.Sprintf("lease ends in %v", remaining.Round(time.Millisecond)))
 			case termAt.IsZero() && !now.Before(stopAt):
