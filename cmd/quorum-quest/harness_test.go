@@ -202,20 +202,17 @@ type runnerOpts struct {
 	flags []string // added after the defaults, before "--"
 }
 
-// runner starts `quorum-quest lock` with client ID id, running the test
-// binary as its child.
+// runner starts `quorum-quest lock` with client ID id, running the tests'
+// child program (testdata/child) as its command.
 func (w *world) runner(id string, o runnerOpts) *proc {
 	w.t.Helper()
 	if o.addr == "" {
 		o.addr = w.addr
 	}
-	self, err := os.Executable()
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	_, child := binaries(w.t)
 	args := []string{"lock", "--addr", o.addr, "--id", id, "--service", testService, "--domain", testDomain,
 		"--ttl", testTTL.String(), "--retry", testRetry.String(), "--grace", testGrace.String()}
-	args = append(append(args, o.flags...), "--", self)
+	args = append(append(args, o.flags...), "--", child)
 	return w.start(id, o.env, args...)
 }
 
@@ -229,9 +226,10 @@ func (w *world) start(id string, env []string, args ...string) *proc {
 		w.t.Fatal(err)
 	}
 	defer f.Close()
-	p.cmd = exec.Command(commandBinary(w.t), args...)
+	command, _ := binaries(w.t)
+	p.cmd = exec.Command(command, args...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.Env = append(os.Environ(), "QQT_CHILD=1", "QQT_CONTROL="+w.ctl.Addr().String(), "QQT_PORT="+strconv.Itoa(w.port))
+	p.cmd.Env = append(os.Environ(), "QQT_CONTROL="+w.ctl.Addr().String(), "QQT_PORT="+strconv.Itoa(w.port))
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.start = time.Now()
 	if err := p.cmd.Start(); err != nil {

@@ -18,10 +18,11 @@ const (
 
 // The allowances that maxGrace sets aside.
 const (
-	// reapAllowance is kept between the child's SIGKILL and the lease's
-	// local deadline: the kernel tearing the child down, the runner
-	// reaping it, and a late timer on a loaded machine.
-	reapAllowance = 100 * time.Millisecond
+	// defaultReapAllowance is --reap-allowance's default: the time kept
+	// between the child's SIGKILL and the lease's local deadline, for the
+	// kernel tearing the child down, the runner reaping it, and a late
+	// timer on a loaded machine.
+	defaultReapAllowance = 100 * time.Millisecond
 	// renewalSlack covers the round trips of a renewal and of one retry
 	// after a failure answered at once (a recycled connection).
 	renewalSlack = 100 * time.Millisecond
@@ -33,6 +34,7 @@ type lockConfig struct {
 	ttl                       time.Duration
 	timeout                   time.Duration // 0: wait forever
 	grace                     time.Duration
+	reapAllowance             time.Duration
 	graceSet                  bool
 	restart                   bool
 	httpAddr                  string
@@ -54,22 +56,24 @@ func usable(ttl time.Duration) time.Duration {
 // library's default, a third of the TTL.
 func keepAliveInterval(ttl time.Duration) time.Duration { return ttl / 3 }
 
-// maxGrace is the longest --grace that normal renewals never trip over.
+// maxGrace is the longest --grace that normal renewals never trip over,
+// with reap allowance A (--reap-allowance).
 //
 // The runner stops the child when the lease's local deadline D is
-// grace + reapAllowance away: SIGTERM at D - grace - reapAllowance, SIGKILL
-// at D - reapAllowance, reaped by D. Each renewal moves D later. After a
+// grace + A away: SIGTERM at D - grace - A, SIGKILL at D - A, reaped by
+// D. Each renewal moves D later. After a
 // renewal granted at send time s (D = s + usable), keep-alive sends the
 // next at most 1.1 intervals later (its jitter), and a renewal failed at
 // once is retried within a tenth of the interval (the first backoff step);
 // with renewalSlack for their round trips, the second one is answered by
 // s + 1.2 × interval + renewalSlack. That must come before the SIGTERM:
 //
-//	grace ≤ usable − 1.2 × interval − renewalSlack − reapAllowance
+//	grace ≤ usable − 1.2 × interval − renewalSlack − A
 //
-// With the default policy and interval (TTL/3) this is 0.59 × TTL − 0.3 s:
-// 8.55 s for a 15 s TTL, 0.88 s for 2 s, 0.29 s for 1 s.
-func maxGrace(ttl time.Duration) time.Duration {
+// With the default policy, interval (TTL/3) and A (100 ms) this is
+// 0.59 × TTL − 0.3 s: 8.55 s for a 15 s TTL, 0.88 s for 2 s, 0.29 s for
+// 1 s.
+func maxGrace(ttl, reapAllowance time.Duration) time.Duration {
 	i := keepAliveInterval(ttl)
 	return usable(ttl) - i - i/5 - renewalSlack - reapAllowance
 }
@@ -102,7 +106,8 @@ otherwise the child's own exit code (128+n if signal n killed it).
 	fs.DurationVar(&c.ttl, "ttl", 15*time.Second, "lease length asked of the server (at least 1s)")
 	fs.StringVar(&c.id, "id", "", "client ID (default: the library's, hostname and a random suffix)")
 	fs.DurationVar(&c.timeout, "timeout", 0, "give up (exit 65) if not leading within this; 0 waits forever")
-	fs.DurationVar(&c.grace, "grace", 0, "time the child gets between SIGTERM and SIGKILL (default TTL/5; at most 0.59×TTL−0.3s)")
+	fs.DurationVar(&c.grace, "grace", 0, "time the child gets between SIGTERM and SIGKILL (default TTL/5; at most 0.59×TTL − 0.2s − --reap-allowance)")
+	fs.DurationVar(&c.reapAllowance, "reap-allowance", defaultReapAllowance, "time kept between the child's SIGKILL and the lease's deadline, for the child to die and be reaped; raise it for children that take long to tear down (a large heap)")
 	fs.BoolVar(&c.restart, "restart", false, "campaign again after the child ends or leadership is lost, instead of exiting")
 	fs.StringVar(&c.httpAddr, "http", "", "serve GET /leader and GET /healthz on this `address`")
 	fs.DurationVar(&c.retry, "retry", 0, "retry interval while another replica leads (default TTL/10)")
@@ -162,16 +167,23 @@ func (c *lockConfig) validate() error {
 	case c.unreachable < 0:
 		return bad("--unreachable %v is negative", c.unreachable)
 	}
+	if c.reapAllowance <= 0 {
+		return bad("--reap-allowance %v is not positive", c.reapAllowance)
+	}
+	m := maxGrace(c.ttl, c.reapAllowance)
+	if m < 0 {
+		return bad("--reap-allowance %v leaves no time for a grace at --ttl %v: lengthen --ttl", c.reapAllowance, c.ttl)
+	}
 	if !c.graceSet {
-		c.grace = c.ttl / 5
+		c.grace = min(c.ttl/5, m)
 	}
 	if c.grace < 0 {
 		return bad("--grace %v is negative", c.grace)
 	}
-	if m := maxGrace(c.ttl); c.grace > m {
+	if c.grace > m {
 		return bad("--grace %v is too long for --ttl %v: the child must be stopped %v before the lease's deadline, "+
-			"which normal renewals would trip over; the longest grace for this TTL is %v (about 0.59×TTL−0.3s): "+
-			"shorten --grace or lengthen --ttl", c.grace, c.ttl, c.grace+reapAllowance, m.Round(time.Millisecond))
+			"which normal renewals would trip over; the longest grace for this TTL is %v (0.59×TTL − 0.2s − --reap-allowance): "+
+			"shorten --grace or lengthen --ttl", c.grace, c.ttl, c.grace+c.reapAllowance, m.Round(time.Millisecond))
 	}
 	if c.retry == 0 {
 		c.retry = c.ttl / 10

@@ -38,7 +38,7 @@ func TestMaxGrace(t *testing.T) {
 	for _, c := range []struct {
 		ttl, want time.Duration
 	}{{time.Second, 290 * time.Millisecond}, {2 * time.Second, 880 * time.Millisecond}, {15 * time.Second, 8550 * time.Millisecond}} {
-		if got := maxGrace(c.ttl); (got - c.want).Abs() > time.Millisecond {
+		if got := maxGrace(c.ttl, defaultReapAllowance); (got - c.want).Abs() > time.Millisecond {
 			t.Errorf("maxGrace(%v) = %v; want %v", c.ttl, got, c.want)
 		}
 	}
@@ -66,6 +66,9 @@ func TestParseLockRejects(t *testing.T) {
 		{[]string{"--addr", "h:1", "--ttl", "2s", "--grace", "881ms", "--", "cmd"}, "too long for --ttl 2s"},
 		{[]string{"--addr", "h:1", "--grace", "10s", "--", "cmd"}, "the longest grace for this TTL is 8.55s"},
 		{[]string{"--addr", "h:1", "--tls-cert", "c.pem", "--", "cmd"}, "go together"},
+		{[]string{"--addr", "h:1", "--reap-allowance", "0s", "--", "cmd"}, "not positive"},
+		{[]string{"--addr", "h:1", "--ttl", "1s", "--reap-allowance", "400ms", "--", "cmd"}, "leaves no time"},
+		{[]string{"--addr", "h:1", "--ttl", "2s", "--reap-allowance", "500ms", "--grace", "481ms", "--", "cmd"}, "the longest grace for this TTL is 480ms"},
 		{[]string{"--addr", "h:1", "--no-such-flag", "--", "cmd"}, "not defined"},
 		{[]string{"--addr", "h:1", "--ttl", "soon", "--", "cmd"}, "invalid value"},
 	} {

@@ -11,12 +11,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain doubles as the child the runners run: with QQT_CHILD set, the
-// test binary is the leader-only process of the tests (childMain).
 func TestMain(m *testing.M) {
-	if os.Getenv("QQT_CHILD") != "" {
-		os.Exit(childMain())
-	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
@@ -35,27 +30,29 @@ func (noTests) Run() int { return 0 }
 var (
 	buildOnce sync.Once
 	binDir    string
-	binPath   string
 	buildErr  error
 )
 
-// commandBinary builds the command once per test binary, with go build, as
-// a user would install it.
-func commandBinary(t testing.TB) string {
+// binaries builds, once per test binary and with go build as a user would
+// install it, the command and the tests' child program (testdata/child),
+// and returns their paths.
+func binaries(t testing.TB) (command, child string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "quorum-quest-test")
 		if buildErr != nil {
 			return
 		}
-		binPath = filepath.Join(binDir, "quorum-quest")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		for _, b := range []struct{ name, pkg string }{{"quorum-quest", "."}, {"child", "./testdata/child"}} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, b.name), b.pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return binPath
+	return filepath.Join(binDir, "quorum-quest"), filepath.Join(binDir, "child")
 }

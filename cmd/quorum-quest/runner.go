@@ -212,7 +212,7 @@ func (r *runner) lead() (code int, again bool) {
 	)
 	// Leadership may have ended between the win and now (a renewal
 	// refused at once); a child started then would run without the right.
-	if r.q.GetRemainingLease() <= r.cfg.grace+reapAllowance {
+	if r.q.GetRemainingLease() <= r.cfg.grace+r.cfg.reapAllowance {
 		r.logf("leadership ended before the command could start")
 		r.release()
 		if r.cfg.restart {
@@ -268,15 +268,16 @@ func (r *runner) release() {
 
 // supervise watches the child until it has been reaped, and stops it when
 // it must. The stop is planned from the lease's local deadline D, read
-// afresh at every wake-up: SIGTERM at D − grace − reapAllowance, SIGKILL
-// at D − reapAllowance (or grace after a SIGTERM, if sooner). Every
+// afresh at every wake-up: SIGTERM at D − grace − A, SIGKILL at D − A
+// (A is --reap-allowance; or grace after a SIGTERM, if sooner). Every
 // renewal moves D later, which is what cancels the plan while renewals
 // succeed; maxGrace makes sure they succeed in time. When leadership ends
 // (the server says the lock is not ours, or the lease ran out), another
 // replica may already hold the lock: SIGKILL at once.
 func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig syscall.Signal) {
 	grace := r.cfg.grace
-	var termAt time.Time // when SIGTERM was sent; zero before
+	var termAt time.Time   // when SIGTERM was sent; zero before
+	var deadline time.Time // the lease's local deadline, as last read
 	killed := false
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -312,8 +313,8 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 		now := time.Now()
 		if !killed {
 			remaining := r.q.GetRemainingLease()
-			deadline := now.Add(remaining)
-			killAt := deadline.Add(-reapAllowance)
+			deadline = now.Add(remaining)
+			killAt := deadline.Add(-r.cfg.reapAllowance)
 			if !termAt.IsZero() && termAt.Add(grace).Before(killAt) {
 				killAt = termAt.Add(grace)
 			}
@@ -335,6 +336,10 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 		}
 		select {
 		case st = <-ch.done:
+			if late := time.Since(deadline); cause == stopLease && late > 0 {
+				// The assumption behind the guarantee failed: say so, loudly.
+				r.logf("WARNING: the child was reaped %v after the lease's deadline; raise --reap-allowance", late)
+			}
 			return cause, st, sig
 		case <-timer.C:
 		case <-r.changed:

@@ -1,3 +1,9 @@
+// Command child is the leader-only process of the quorum-quest command's
+// process tests. It is a program of its own, built by the tests without
+// the race detector, so that it starts and dies as fast as a small real
+// program: a race-instrumented binary takes far longer for the kernel to
+// tear down on a loaded machine, which the tests would count against the
+// runner.
 package main
 
 import (
@@ -12,10 +18,9 @@ import (
 	"syscall"
 )
 
-// childMain is the leader-only process of the process tests, run by the
-// runners as their command (the test binary with QQT_CHILD set).
-//
-// It connects to the test's control address first, then binds the one
+func main() { os.Exit(childMain()) }
+
+// childMain connects to the test's control address first, then binds the one
 // loopback port all children share: if the port is taken, another child is
 // alive, which is the overlap the runner must never allow, and it says so
 // loudly and exits 99. Its control connection comes first so that it has
