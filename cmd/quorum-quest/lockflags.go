@@ -22,7 +22,7 @@ const (
 	// between the child's SIGKILL and the lease's local deadline, for the
 	// kernel tearing the child down, the runner reaping it, and a late
 	// timer on a loaded machine.
-	defaultReapAllowance = 100 * time.Millisecond
+	defaultReapAllowance = 250 * time.Millisecond
 	// renewalSlack covers the round trips of a renewal and of one retry
 	// after a failure answered at once (a recycled connection).
 	renewalSlack = 100 * time.Millisecond
@@ -70,8 +70,8 @@ func keepAliveInterval(ttl time.Duration) time.Duration { return ttl / 3 }
 //
 //	grace ≤ usable − 1.2 × interval − renewalSlack − A
 //
-// With the default policy, interval (TTL/3) and A (100 ms) this is
-// 0.59 × TTL − 0.3 s: 8.55 s for a 15 s TTL, 0.88 s for 2 s, 0.29 s for
+// With the default policy, interval (TTL/3) and A (250 ms) this is
+// 0.59 × TTL − 0.45 s: 8.4 s for a 15 s TTL, 0.73 s for 2 s, 0.14 s for
 // 1 s.
 func maxGrace(ttl, reapAllowance time.Duration) time.Duration {
 	i := keepAliveInterval(ttl)

@@ -32,12 +32,12 @@ func TestParseLockDefaults(t *testing.T) {
 	}
 }
 
-// The longest grace is the documented 0.59×TTL − 0.3s, and every TTL's
+// The longest grace is the documented 0.59×TTL − 0.45s, and every TTL's
 // default grace fits in it.
 func TestMaxGrace(t *testing.T) {
 	for _, c := range []struct {
 		ttl, want time.Duration
-	}{{time.Second, 290 * time.Millisecond}, {2 * time.Second, 880 * time.Millisecond}, {15 * time.Second, 8550 * time.Millisecond}} {
+	}{{time.Second, 140 * time.Millisecond}, {2 * time.Second, 730 * time.Millisecond}, {15 * time.Second, 8400 * time.Millisecond}} {
 		if got := maxGrace(c.ttl, defaultReapAllowance); (got - c.want).Abs() > time.Millisecond {
 			t.Errorf("maxGrace(%v) = %v; want %v", c.ttl, got, c.want)
 		}
@@ -63,8 +63,8 @@ func TestParseLockRejects(t *testing.T) {
 		{[]string{"--addr", "h:1", "--timeout", "-1s", "--", "cmd"}, "negative"},
 		{[]string{"--addr", "h:1", "--grace", "-1s", "--", "cmd"}, "negative"},
 		{[]string{"--addr", "h:1", "--retry", "-1s", "--", "cmd"}, "negative"},
-		{[]string{"--addr", "h:1", "--ttl", "2s", "--grace", "881ms", "--", "cmd"}, "too long for --ttl 2s"},
-		{[]string{"--addr", "h:1", "--grace", "10s", "--", "cmd"}, "the longest grace for this TTL is 8.55s"},
+		{[]string{"--addr", "h:1", "--ttl", "2s", "--grace", "731ms", "--", "cmd"}, "too long for --ttl 2s"},
+		{[]string{"--addr", "h:1", "--grace", "10s", "--", "cmd"}, "the longest grace for this TTL is 8.4s"},
 		{[]string{"--addr", "h:1", "--tls-cert", "c.pem", "--", "cmd"}, "go together"},
 		{[]string{"--addr", "h:1", "--reap-allowance", "0s", "--", "cmd"}, "not positive"},
 		{[]string{"--addr", "h:1", "--ttl", "1s", "--reap-allowance", "400ms", "--", "cmd"}, "leaves no time"},
@@ -77,7 +77,7 @@ func TestParseLockRejects(t *testing.T) {
 			t.Errorf("parseLock(%q) = %v; want a usage error saying %q", c.args, err, c.want)
 		}
 	}
-	if _, err := parseLock([]string{"--addr", "h:1", "--ttl", "2s", "--grace", "880ms", "--", "cmd"}, io.Discard); err != nil {
+	if _, err := parseLock([]string{"--addr", "h:1", "--ttl", "2s", "--grace", "730ms", "--", "cmd"}, io.Discard); err != nil {
 		t.Errorf("the longest grace is rejected: %v", err)
 	}
 	if _, err := parseLock([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {

@@ -20,7 +20,7 @@ var measureN = flag.Int("measure.n", 0, "runs of scenarios (a) and (b) for TestM
 //
 // The bounds, with TTL T = 2 s, retry interval R = 200 ms, keep-alive
 // interval I = T/3, drift 1% and margin 100 ms (usable lease
-// U = 0.99 T − 100 ms = 1.88 s), reapAllowance A = 100 ms:
+// U = 0.99 T − 100 ms = 1.88 s), reap allowance A = 250 ms:
 //
 // (a) The child dies with its runner (parent-death signal), at once. The
 // server expires the lease T after it processed the last renewal, which
@@ -31,9 +31,9 @@ var measureN = flag.Int("measure.n", 0, "runs of scenarios (a) and (b) for TestM
 // (b) The runner stops the child from the lease's local deadline
 // D = sent + U; a child that ignores SIGTERM dies at its SIGKILL, at
 // D − A. The server expires the lease at processed + T ≥ sent + T. So
-// the child dies at least T − U + A = 0.01 T + 100 ms + A = 220 ms before
+// the child dies at least T − U + A = 0.01 T + 100 ms + A = 370 ms before
 // the expiry (a kill that takes ε longer eats into it), and the gap is
-// that plus up to R plus start-up: [220 ms, 420 ms] + s.
+// that plus up to R plus start-up: [370 ms, 570 ms] + s.
 func TestMeasureHandoverGaps(t *testing.T) {
 	if *measureN == 0 {
 		t.Skip("set -measure.n to run")
