@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -26,7 +26,7 @@ import (
 // newMutantKiller returns a client of srv's lock "mutation"/"test" with a
 // fixed ID (so its jitter is the same on every run), closed at the end of
 // the test.
-func newMutantKiller(t *testing.T, srv *testutil.Server, id string, ttl time.Duration, opts ...client.Option) *client.QuorumQuestClient {
+func newMutantKiller(t *testing.T, srv *qqtest.Server, id string, ttl time.Duration, opts ...client.Option) *client.QuorumQuestClient {
 	t.Helper()
 	base := []client.Option{client.WithServerStub(srv.Stub()), client.WithClientID(id)}
 	c, err := client.NewQuorumQuestClient("mutation", "test", ttl, "in-process", append(base, opts...)...)
@@ -52,9 +52,9 @@ func newCallTimes(method string, n int, code codes.Code) *callTimes {
 	return &callTimes{method: method, n: n, enough: make(chan struct{}), code: code}
 }
 
-func (r *callTimes) fault(c testutil.Call) testutil.Fault {
+func (r *callTimes) fault(c qqtest.Call) qqtest.Fault {
 	if c.Method != r.method {
-		return testutil.Fault{}
+		return qqtest.Fault{}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -62,7 +62,7 @@ func (r *callTimes) fault(c testutil.Call) testutil.Fault {
 	if len(r.at) == r.n {
 		close(r.enough)
 	}
-	return testutil.Fault{Code: r.code}
+	return qqtest.Fault{Code: r.code}
 }
 
 // gaps returns the time between consecutive recorded calls.
@@ -90,8 +90,8 @@ func TestRenewalsComeWithinTenPercentOfTheInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const renewals = 200
 		interval := 5 * time.Second // a third of the 15 s TTL
-		rec := newCallTimes(testutil.MethodKeepAlive, renewals, codes.OK)
-		srv := testutil.NewServer()
+		rec := newCallTimes(qqtest.MethodKeepAlive, renewals, codes.OK)
+		srv := qqtest.NewUnstartedServer()
 		srv.SetFaultFunc(rec.fault)
 		c := newMutantKiller(t, srv, "renewal-jitter", 15*time.Second)
 		leadOnce(t, c)
@@ -127,8 +127,8 @@ func TestRenewalsComeWithinTenPercentOfTheInterval(t *testing.T) {
 func TestFailedRenewalsRetryWithinTheBackoffSteps(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		interval := time.Second
-		rec := newCallTimes(testutil.MethodKeepAlive, -1, codes.Unavailable)
-		srv := testutil.NewServer()
+		rec := newCallTimes(qqtest.MethodKeepAlive, -1, codes.Unavailable)
+		srv := qqtest.NewUnstartedServer()
 		srv.SetFaultFunc(rec.fault)
 		lost := make(chan struct{})
 		var once sync.Once
@@ -170,7 +170,7 @@ func TestFailedRenewalsRetryWithinTheBackoffSteps(t *testing.T) {
 func TestTinyIntervalsNeverPanic(t *testing.T) {
 	t.Run("campaign retry", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := testutil.NewServer()
+			srv := qqtest.NewUnstartedServer()
 			holder := newMutantKiller(t, srv, "holder", time.Minute)
 			leadOnce(t, holder)
 			c := newMutantKiller(t, srv, "tiny-retry", time.Minute, client.WithRetryInterval(time.Nanosecond))
@@ -186,8 +186,8 @@ func TestTinyIntervalsNeverPanic(t *testing.T) {
 	})
 	t.Run("keep-alive backoff", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			rec := newCallTimes(testutil.MethodKeepAlive, 10, codes.Unavailable)
-			srv := testutil.NewServer()
+			rec := newCallTimes(qqtest.MethodKeepAlive, 10, codes.Unavailable)
+			srv := qqtest.NewUnstartedServer()
 			srv.SetFaultFunc(rec.fault)
 			// Backoff steps of 2 to 10 ns: half a step is 1 ns.
 			c := newMutantKiller(t, srv, "tiny-keepalive", time.Minute, client.WithKeepAliveInterval(20*time.Nanosecond))
@@ -210,12 +210,12 @@ func TestTinyIntervalsNeverPanic(t *testing.T) {
 // lease expiring while every renewal failed.
 func TestLeadershipContextCauseWrapsTheReason(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.Method == testutil.MethodKeepAlive {
-				return testutil.Fault{Code: codes.Unavailable}
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodKeepAlive {
+				return qqtest.Fault{Code: codes.Unavailable}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		c := newMutantKiller(t, srv, "cause", 15*time.Second)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -285,12 +285,12 @@ func TestRunLogsOnlyAFailedReleaseOnShutdown(t *testing.T) {
 	}{{"release succeeds", codes.OK}, {"release fails", codes.Unavailable}} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := testutil.NewServer()
-				srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-					if c.Method == testutil.MethodReleaseLock {
-						return testutil.Fault{Code: tc.release}
+				srv := qqtest.NewUnstartedServer()
+				srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+					if c.Method == qqtest.MethodReleaseLock {
+						return qqtest.Fault{Code: tc.release}
 					}
-					return testutil.Fault{}
+					return qqtest.Fault{}
 				})
 				logs := &logRecords{}
 				c := newMutantKiller(t, srv, "shutdown", 15*time.Second, client.WithLogger(slog.New(logs)))
@@ -303,7 +303,7 @@ func TestRunLogsOnlyAFailedReleaseOnShutdown(t *testing.T) {
 					if len(warned) != 0 {
 						t.Fatalf("a successful release logged warnings: %v", warned)
 					}
-					if _, _, held := srv.Holder("mutation", "test"); held {
+					if _, held := srv.Holder("mutation", "test"); held {
 						t.Fatal("the lock is still held after Run returned")
 					}
 					return
@@ -333,7 +333,7 @@ func TestZeroDurationsAreRefused(t *testing.T) {
 	}
 	// The smallest positive duration is accepted.
 	_, err := client.NewQuorumQuestClient("mutation", "test", 15*time.Second, "localhost:1",
-		client.WithServerStub(testutil.NewServer().Stub()), client.WithCloseTimeout(time.Nanosecond))
+		client.WithServerStub(qqtest.NewUnstartedServer().Stub()), client.WithCloseTimeout(time.Nanosecond))
 	if err != nil {
 		t.Errorf("WithCloseTimeout(1ns): %v", err)
 	}
@@ -343,7 +343,7 @@ func TestZeroDurationsAreRefused(t *testing.T) {
 // stretches it by a tenth: a renewal due exactly at the deadline is too
 // late, since the lease is gone the instant it is sent.
 func TestKeepAliveIntervalJitterMustEndBeforeTheDeadline(t *testing.T) {
-	stub := testutil.NewServer().Stub()
+	stub := qqtest.NewUnstartedServer().Stub()
 	// No drift, a 1.2 s margin: 8.8 s of a 10 s lease are usable.
 	policy := []client.Option{client.WithServerStub(stub), client.WithClockDrift(0), client.WithSafetyMargin(1200 * time.Millisecond)}
 	newWith := func(interval time.Duration) error {
@@ -370,7 +370,7 @@ func TestRandomClientIDNamesTheHost(t *testing.T) {
 	if err != nil || host == "" {
 		host = "client"
 	}
-	c, err := client.NewQuorumQuestClient("mutation", "test", 15*time.Second, "", client.WithServerStub(testutil.NewServer().Stub()))
+	c, err := client.NewQuorumQuestClient("mutation", "test", 15*time.Second, "", client.WithServerStub(qqtest.NewUnstartedServer().Stub()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,18 +421,18 @@ func (h *logRecords) atOrAbove(level slog.Level) int {
 func TestCampaignLogsOnlyFailedAttempts(t *testing.T) {
 	t.Run("failed then granted", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := testutil.NewServer()
+			srv := qqtest.NewUnstartedServer()
 			var mu sync.Mutex
 			attempts := 0
-			srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+			srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
 				mu.Lock()
 				defer mu.Unlock()
-				if c.Method == testutil.MethodTryAcquireLock {
+				if c.Method == qqtest.MethodTryAcquireLock {
 					if attempts++; attempts == 1 {
-						return testutil.Fault{Code: codes.Unavailable}
+						return qqtest.Fault{Code: codes.Unavailable}
 					}
 				}
-				return testutil.Fault{}
+				return qqtest.Fault{}
 			})
 			logs := &logRecords{}
 			c := newMutantKiller(t, srv, "campaign-log", 15*time.Second, client.WithLogger(slog.New(logs)))
@@ -446,7 +446,7 @@ func TestCampaignLogsOnlyFailedAttempts(t *testing.T) {
 	})
 	t.Run("denied, then cut short by the context", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := testutil.NewServer()
+			srv := qqtest.NewUnstartedServer()
 			holder := newMutantKiller(t, srv, "holder", time.Minute)
 			leadOnce(t, holder)
 			logs := &logRecords{}
@@ -472,18 +472,18 @@ func TestCampaignLogsOnlyFailedAttempts(t *testing.T) {
 // is not.
 func TestRunLogsOnlyAFailedReleaseAfterLeadReturns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		var mu sync.Mutex
 		releases := 0
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
 			mu.Lock()
 			defer mu.Unlock()
-			if c.Method == testutil.MethodReleaseLock {
+			if c.Method == qqtest.MethodReleaseLock {
 				if releases++; releases == 1 {
-					return testutil.Fault{Code: codes.Unavailable}
+					return qqtest.Fault{Code: codes.Unavailable}
 				}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		logs := &logRecords{}
 		c := newMutantKiller(t, srv, "run-release", 15*time.Second, client.WithLogger(slog.New(logs)))
