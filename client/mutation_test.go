@@ -505,3 +505,40 @@ func TestRunLogsOnlyAFailedReleaseAfterLeadReturns(t *testing.T) {
 		}
 	})
 }
+
+// After a lease ran out while renewals were failing, the health check's
+// error wraps the failed renewal's own error, so that status.Code of it
+// names what went wrong (here Unavailable), not a generic message.
+func TestHealthAfterExpiryWrapsTheFailedRenewal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodKeepAlive {
+				return qqtest.Fault{Code: codes.Unavailable}
+			}
+			return qqtest.Fault{}
+		})
+		h, err := client.NewHealthCheck(time.Hour) // only the expiry can trip it
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost := make(chan struct{})
+		var once sync.Once
+		c := newMutantKiller(t, srv, "health", 15*time.Second, client.WithHealthCheck(h),
+			client.WithTransitionHook(func(tr client.Transition) {
+				if tr.To == client.StateLost {
+					once.Do(func() { close(lost) })
+				}
+			}))
+		leadOnce(t, c)
+		if err := c.StartKeepAlive(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		<-lost
+		synctest.Wait() // the health check's hook has seen the expiry too
+		err = h.Check()
+		if !errors.Is(err, client.ErrUnhealthy) || !strings.Contains(err.Error(), "lease ran out") || status.Code(err) != codes.Unavailable {
+			t.Fatalf("Check = %v; want ErrUnhealthy, the lease ran out, wrapping the Unavailable renewal", err)
+		}
+	})
+}
