@@ -9,7 +9,6 @@ import (
 
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
-	"google.golang.org/grpc"
 )
 
 // QuorumQuestClient campaigns for one lock (a service/domain pair) on a
@@ -17,7 +16,7 @@ import (
 type QuorumQuestClient struct {
 	cfg  *config
 	rpc  *transport.Transport
-	conn *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
+	conn *transport.Conn // dialled by us and closed by Close; nil otherwise
 	e    *election
 	snap atomic.Pointer[snapshot]
 	// closing is closed when Close begins, for waits that must end then.
@@ -54,12 +53,12 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 	case cfg.conn != nil:
 		stub = pb.NewLeaderElectionServiceClient(cfg.conn)
 	default:
-		conn, err := transport.Dial(address, cfg.dialOptions...)
+		conn, err := dial(address, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, address, err)
+			return nil, err
 		}
 		c.conn = conn
-		stub = pb.NewLeaderElectionServiceClient(conn)
+		stub = conn
 	}
 	c.rpc, err = transport.New(stub, transport.Config{
 		Lock:    transport.Lock{Service: service, Domain: domain, ClientID: cfg.clientID},
