@@ -68,6 +68,8 @@ type Proxy struct {
 	changed chan struct{} // closed and replaced on every mode change
 	pipes   map[*pipe]struct{}
 	closed  bool
+
+	frames frameLog
 }
 
 // pipe is one client connection and, unless silent, its backend connection.
@@ -108,6 +110,11 @@ func (p *Proxy) SetBackend(addr string) {
 	defer p.mu.Unlock()
 	p.backend = addr
 }
+
+// Frames returns what the proxy saw of the HTTP/2 frames it relayed: the
+// pings clients sent and the GOAWAYs servers sent. A test of keepalive
+// behaviour reads it; the bytes themselves are relayed untouched.
+func (p *Proxy) Frames() Frames { return p.frames.snapshot() }
 
 // Conns reports how many client connections the proxy holds open,
 // silent ones included.
@@ -240,10 +247,12 @@ func (p *Proxy) silenceLocked(pp *pipe) {
 // client connection of a silent pipe, when the client closes it.
 func (p *Proxy) relay(pp *pipe, src, dst net.Conn, fromClient bool) {
 	defer p.wg.Done()
+	scan := newFrameScanner(&p.frames, fromClient)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 && p.gate(pp) {
+			scan.feed(buf[:n])
 			if _, werr := dst.Write(buf[:n]); werr != nil && !p.isSilent(pp) {
 				break
 			}
