@@ -30,7 +30,7 @@ func DialOptions(ttl time.Duration, opts ...Option) ([]grpc.DialOption, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cfg.connParams().DialOptions(), nil
+	return cfg.connParams().DialOptions()
 }
 
 // callTimeout is the longest any acquisition or renewal waits: the request
@@ -46,8 +46,11 @@ func (c *config) connParams() transport.ConnParams {
 // dial opens the connection the client owns: it replaces itself when a
 // call timeout passes without an answer on a READY connection.
 func dial(address string, cfg *config) (*transport.Conn, error) {
-	opts := append(cfg.connParams().DialOptions(), cfg.dialOptions...)
-	conn, err := transport.Open(address, cfg.callTimeout(), opts...)
+	opts, err := cfg.connParams().DialOptions()
+	if err != nil { // newConfig validated what they derive from: a broken invariant
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	conn, err := transport.Open(address, cfg.callTimeout(), append(opts, cfg.dialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, address, err)
 	}

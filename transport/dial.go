@@ -54,8 +54,11 @@ func (p ConnParams) Validate() error {
 // enforcement answers pings more frequent than every 5 minutes with
 // GOAWAY "too_many_pings" (docs/connections.md). Options given after these
 // in grpc.NewClient override them, so callers may still choose TLS or
-// other connect parameters.
-func (p ConnParams) DialOptions() []grpc.DialOption {
+// other connect parameters. The error is Validate's.
+func (p ConnParams) DialOptions() ([]grpc.DialOption, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
 	// The first retry comes after a quarter of the cap, so a connection
 	// reset by a recycled server is retried at once, and a long outage
 	// reaches the cap after three failures (x1.6 each).
@@ -71,5 +74,5 @@ func (p ConnParams) DialOptions() []grpc.DialOption {
 			},
 			MinConnectTimeout: p.ConnectTimeout,
 		}),
-	}
+	}, nil
 }
