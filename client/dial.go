@@ -33,6 +33,26 @@ func DialOptions(ttl time.Duration, opts ...Option) ([]grpc.DialOption, error) {
 	return cfg.connParams().DialOptions()
 }
 
+// DialConn opens the connection a client would dial for itself, for
+// sharing between many clients through WithServerStub: bounded connects
+// and reconnects as with DialOptions, and the connection replaced when it
+// goes silent (READY, yet no call answered for a call timeout). ttl and
+// opts (WithRequestTimeout, WithRetryInterval, WithDialOptions and the
+// lease policy matter) should be those of the clients sharing it. The
+// caller closes it after the clients.
+//
+// The errors are those of NewQuorumQuestClient for ttl and opts.
+func DialConn(address string, ttl time.Duration, opts ...Option) (*transport.Conn, error) {
+	if address == "" {
+		return nil, ErrEmptyAddress
+	}
+	cfg, err := newConfig("dial-conn", "dial-conn", ttl, address, opts)
+	if err != nil {
+		return nil, err
+	}
+	return dial(address, cfg)
+}
+
 // callTimeout is the longest any acquisition or renewal waits: the request
 // timeout, clamped to the usable lease (see WithRequestTimeout).
 func (c *config) callTimeout() time.Duration {

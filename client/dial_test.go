@@ -28,6 +28,36 @@ func TestDialOptionsForASharedConnection(t *testing.T) {
 	mustAcquire(t, a)
 }
 
+// One self-healing connection, shared by two elections through
+// WithServerStub.
+func TestDialConnShared(t *testing.T) {
+	conn, err := client.DialConn(testutil.TCPAddr(t, testutil.NewServer()), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	a, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, "", client.WithServerStub(conn), client.WithClientID("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, "", client.WithServerStub(conn), client.WithClientID("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustAcquire(t, a)
+	if ok, err := b.TryAcquireLock(bg); ok || err != nil {
+		t.Fatalf("b: %v, %v; want refused", ok, err)
+	}
+	if _, err := client.DialConn("", 2*time.Second); !errors.Is(err, client.ErrEmptyAddress) {
+		t.Fatalf("DialConn with no address: %v", err)
+	}
+	if _, err := client.DialConn("localhost:1", time.Millisecond); !errors.Is(err, client.ErrInvalidTTL) {
+		t.Fatalf("DialConn with a bad TTL: %v", err)
+	}
+}
+
 func TestDialOptionsRejectsWhatTheClientWould(t *testing.T) {
 	if _, err := client.DialOptions(500 * time.Millisecond); !errors.Is(err, client.ErrInvalidTTL) {
 		t.Errorf("sub-second TTL: %v", err)
