@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 )
 
@@ -15,7 +15,7 @@ func TestDialOptionsForASharedConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc, err := grpc.NewClient(testutil.TCPAddr(t, testutil.NewServer()), opts...)
+	cc, err := grpc.NewClient(qqtest.NewServer(t).Addr(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestDialOptionsForASharedConnection(t *testing.T) {
 // One self-healing connection, shared by two elections through
 // WithServerStub.
 func TestDialConnShared(t *testing.T) {
-	conn, err := client.DialConn(testutil.TCPAddr(t, testutil.NewServer()), 2*time.Second)
+	conn, err := client.DialConn(qqtest.NewServer(t).Addr(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -47,14 +47,14 @@ func (c *callbackLog) String() string {
 // elected" — the return value, the transitions, the callbacks.
 func TestDelayedGrantIsAFailedAcquisition(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		var delayed bool
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault {
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault {
 			if delayed {
-				return testutil.Fault{}
+				return qqtest.Fault{}
 			}
 			delayed = true
-			return testutil.Fault{Delay: 1900 * time.Millisecond}
+			return qqtest.Fault{Delay: 1900 * time.Millisecond}
 		})
 		a, rec, cb := newShortClient(t, srv.Stub(), "a")
 		start := time.Now()
@@ -72,7 +72,7 @@ func TestDelayedGrantIsAFailedAcquisition(t *testing.T) {
 		if got := cb.String(); got != "not-elected" {
 			t.Fatalf("callbacks %q; want only not-elected", got)
 		}
-		if _, _, held := srv.Holder(service, domain); held {
+		if _, held := srv.Holder(service, domain); held {
 			t.Fatal("the abandoned request still reached the server")
 		}
 		mustAcquire(t, a) // and the next attempt leads as usual
@@ -96,7 +96,7 @@ func (s lateStub) TryAcquireLock(_ context.Context, in *pb.TryAcquireLockRequest
 // "elected" then "lost".
 func TestLateGrantNeverLeads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		var leaderSeen []client.Transition
 		a, rec, cb := newShortClient(t, lateStub{srv.Stub(), 1900 * time.Millisecond}, "a")
 		ok, err := a.TryAcquireLock(bg)
@@ -126,7 +126,7 @@ func TestLateGrantNeverLeads(t *testing.T) {
 		}
 		// The server did grant it: the lock is ours there until its TTL
 		// ends, which is why the next attempt is simply a renewal.
-		if holder, _, _ := srv.Holder(service, domain); holder != "a" {
+		if holder, _ := srv.Holder(service, domain); holder != "a" {
 			t.Fatalf("server holder %q", holder)
 		}
 	})
@@ -136,7 +136,7 @@ func TestLateGrantNeverLeads(t *testing.T) {
 // still bounds a release in full.
 func TestRequestTimeoutClampedForAcquisitionOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		srv.Pause()
 		defer srv.Resume()
 		a, _, _ := newShortClient(t, srv.Stub(), "a")

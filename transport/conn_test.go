@@ -3,12 +3,12 @@ package transport_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -45,7 +45,7 @@ func callWithin(c *transport.Conn, d time.Duration, id string) error {
 // only) is replaced after one call times out on it, and the next call
 // goes through.
 func TestConnReplacesSilentConnection(t *testing.T) {
-	p, err := testutil.NewProxy(testutil.TCPAddr(t, testutil.NewServer()))
+	p, err := testutil.NewProxy(qqtest.NewServer(t).Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,11 +73,11 @@ func TestConnReplacesSilentConnection(t *testing.T) {
 // Evidence needs the silence threshold: a short call timing out does not
 // condemn a connection, and any answer clears the evidence.
 func TestConnKeepsConnectionThatAnswers(t *testing.T) {
-	srv := testutil.NewServer()
-	srv.SetFaultFunc(func(call testutil.Call) testutil.Fault {
-		return testutil.Fault{DropRequest: call.ClientID == "dropped"}
+	srv := qqtest.NewServer(t)
+	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		return qqtest.Fault{DropRequest: call.ClientID == "dropped"}
 	})
-	c := openConn(t, testutil.TCPAddr(t, srv), time.Second)
+	c := openConn(t, srv.Addr(), time.Second)
 	for range 3 {
 		// Three of these add up to more than the threshold: only the
 		// answers in between keep the connection.
@@ -96,19 +96,17 @@ func TestConnKeepsConnectionThatAnswers(t *testing.T) {
 // Swapping the connection does not cut short a call in flight on the old
 // one: it gets its answer, and the old connection is closed after it.
 func TestConnSwapSparesCallsInFlight(t *testing.T) {
-	srv := testutil.NewServer()
-	var slow atomic.Bool
-	slow.Store(true)
-	srv.SetFaultFunc(func(call testutil.Call) testutil.Fault {
-		switch {
-		case call.ClientID == "dropped":
-			return testutil.Fault{DropRequest: true}
-		case call.ClientID == "slow" && slow.Load():
-			return testutil.Fault{Delay: time.Second}
+	srv := qqtest.NewServer(t)
+	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		switch call.ClientID {
+		case "dropped":
+			return qqtest.Fault{DropRequest: true}
+		case "slow":
+			return qqtest.Fault{Delay: time.Second}
 		}
-		return testutil.Fault{}
+		return qqtest.Fault{}
 	})
-	c := openConn(t, testutil.TCPAddr(t, srv), 200*time.Millisecond)
+	c := openConn(t, srv.Addr(), 200*time.Millisecond)
 	if err := callWithin(c, 5*time.Second, "warm-up"); err != nil {
 		t.Fatal(err)
 	}

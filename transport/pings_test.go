@@ -10,6 +10,7 @@ import (
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -154,9 +155,10 @@ func TestNoTooManyPings(t *testing.T) {
 // nothing on the connection, not even the status of a call that timed
 // out, which is when keepalive pings earn strikes.
 type hangingServer struct {
-	*testutil.Server
-	hung map[string]bool
-	done chan struct{}
+	pb.UnimplementedLeaderElectionServiceServer
+	store pb.LeaderElectionServiceClient // a qqtest.Server's stub
+	hung  map[string]bool
+	done  chan struct{}
 }
 
 func (s hangingServer) TryAcquireLock(ctx context.Context, req *pb.TryAcquireLockRequest) (*pb.TryAcquireLockResponse, error) {
@@ -164,14 +166,22 @@ func (s hangingServer) TryAcquireLock(ctx context.Context, req *pb.TryAcquireLoc
 		<-s.done
 		return nil, status.Error(codes.Unavailable, "test over")
 	}
-	return s.Server.TryAcquireLock(ctx, req)
+	return s.store.TryAcquireLock(ctx, req)
+}
+
+func (s hangingServer) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest) (*pb.KeepAliveResponse, error) {
+	return s.store.KeepAlive(ctx, req)
+}
+
+func (s hangingServer) ReleaseLock(ctx context.Context, req *pb.ReleaseLockRequest) (*pb.ReleaseLockResponse, error) {
+	return s.store.ReleaseLock(ctx, req)
 }
 
 // serveHanging serves a hangingServer on loopback TCP with gRPC's default
 // keepalive enforcement, until the test ends.
 func serveHanging(t *testing.T, hung ...string) string {
 	t.Helper()
-	s := hangingServer{Server: testutil.NewServer(), hung: map[string]bool{}, done: make(chan struct{})}
+	s := hangingServer{store: qqtest.NewUnstartedServer().Stub(), hung: map[string]bool{}, done: make(chan struct{})}
 	for _, id := range hung {
 		s.hung[id] = true
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // sampleEvery is how often the monitor asks every candidate IsLeader. It
@@ -153,7 +153,7 @@ func (m *monitor) moves(from, to time.Time) []string {
 // check compares the server's record with what the candidates reported:
 // no two tenures overlap, and every run of leadership lies inside a
 // tenure of that candidate.
-func check(history []testutil.Tenure, runs []run) []string {
+func check(history []qqtest.Tenure, runs []run) []string {
 	var out []string
 	for i := 1; i < len(history); i++ {
 		if prev, cur := history[i-1], history[i]; cur.Start.Before(prev.End) {
@@ -173,7 +173,7 @@ func check(history []testutil.Tenure, runs []run) []string {
 // (Two tenures in a row cannot hold a run between them: the lock lapsed
 // in between, or was released, and the candidate reported leadership
 // across.)
-func covered(history []testutil.Tenure, r run) bool {
+func covered(history []qqtest.Tenure, r run) bool {
 	for _, t := range history {
 		if t.ClientID == r.id && !t.Start.After(r.firstAfter) && !t.End.Before(r.lastBefore) {
 			return true

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // The safety check must be able to fail: overlapping tenures, and runs of
@@ -12,25 +12,25 @@ import (
 func TestCheckFindsViolations(t *testing.T) {
 	t0 := time.Now()
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	ten := func(id string, from, to int) testutil.Tenure {
-		return testutil.Tenure{ClientID: id, Start: at(from), End: at(to), Ended: true}
+	ten := func(id string, from, to int) qqtest.Tenure {
+		return qqtest.Tenure{ClientID: id, Start: at(from), End: at(to), Ended: true}
 	}
 	leads := func(id string, from, to int) run {
 		return run{id: id, from: at(from), firstAfter: at(from), lastBefore: at(to), to: at(to)}
 	}
-	history := []testutil.Tenure{ten("a", 0, 1000), ten("b", 1000, 2000)}
+	history := []qqtest.Tenure{ten("a", 0, 1000), ten("b", 1000, 2000)}
 	if v := check(history, []run{leads("a", 10, 990), leads("b", 1001, 1999)}); len(v) != 0 {
 		t.Fatalf("violations in a safe history: %v", v)
 	}
 	for name, tc := range map[string]struct {
-		history []testutil.Tenure
+		history []qqtest.Tenure
 		runs    []run
 	}{
-		"overlapping tenures":       {[]testutil.Tenure{ten("a", 0, 1000), ten("b", 999, 2000)}, nil},
+		"overlapping tenures":       {[]qqtest.Tenure{ten("a", 0, 1000), ten("b", 999, 2000)}, nil},
 		"leading past its tenure":   {history, []run{leads("a", 10, 1001)}},
 		"leading before its tenure": {history, []run{leads("b", 999, 1500)}},
 		"leading without a tenure":  {history, []run{leads("c", 10, 20)}},
-		"leading across a lapse":    {[]testutil.Tenure{ten("a", 0, 1000), ten("a", 1500, 2000)}, []run{leads("a", 10, 1600)}},
+		"leading across a lapse":    {[]qqtest.Tenure{ten("a", 0, 1000), ten("a", 1500, 2000)}, []run{leads("a", 10, 1600)}},
 	} {
 		if v := check(tc.history, tc.runs); len(v) == 0 {
 			t.Errorf("%s: not reported", name)

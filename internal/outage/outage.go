@@ -17,6 +17,7 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // Kind is a kind of outage.
@@ -78,7 +79,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if !slices.Contains(Kinds(), cfg.Kind) {
 		return Result{}, fmt.Errorf("%w: unknown kind %q", ErrConfig, cfg.Kind)
 	}
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	ts, err := testutil.StartTCPServer(srv, "127.0.0.1:0")
 	if err != nil {
 		return Result{}, err

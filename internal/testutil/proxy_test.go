@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -198,7 +199,7 @@ func TestProxyStall(t *testing.T) {
 // A gRPC server restarted on the same address, behind a proxy, keeps its
 // address and the lock state of its store.
 func TestTCPServerRestart(t *testing.T) {
-	srv := NewServer()
+	srv := qqtest.NewUnstartedServer()
 	ts, err := StartTCPServer(srv, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +241,7 @@ func TestTCPServerRestart(t *testing.T) {
 	if ts.Addr() != addr {
 		t.Fatalf("address moved from %s to %s", addr, ts.Addr())
 	}
-	if h, _, _ := srv.Holder("s", "d"); h != "a" {
+	if h, _ := srv.Holder("s", "d"); h != "a" {
 		t.Fatalf("holder %q after restart; the store's state must survive", h)
 	}
 }
