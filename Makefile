@@ -93,7 +93,7 @@ fuzz:
 # Time from an outage healing until some candidate leads, per kind of
 # outage and TTL (docs/connections.md): five candidates on Run behind fault
 # proxies over loopback TCP. N trials of OUTAGE each, PARALLEL at a time;
-# with the defaults about 10 minutes.
+# with the defaults about 8 minutes.
 N        ?= 20
 OUTAGE   ?= 20s
 TTLS     ?= 2s,15s
