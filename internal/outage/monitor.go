@@ -15,6 +15,10 @@ import (
 // is the resolution of the recovery figures.
 const sampleEvery = time.Millisecond
 
+// gapWorthNoting is a pause of the monitor long enough to say the process
+// was starved of CPU: it asks for a sample every millisecond.
+const gapWorthNoting = 100 * time.Millisecond
+
 // errNoLeader is returned when no candidate leads within the limit.
 var errNoLeader = errors.New("no candidate led")
 
@@ -37,6 +41,7 @@ type monitor struct {
 	once  sync.Once
 
 	mu      sync.Mutex
+	gaps    []run // stretches longer than gapWorthNoting between samples (id unused)
 	closed  []run
 	open    map[string]*run
 	changed chan struct{} // closed and replaced when a run opens
@@ -52,7 +57,14 @@ func (m *monitor) loop() {
 	defer close(m.done)
 	tick := time.NewTicker(sampleEvery)
 	defer tick.Stop()
+	var last time.Time
 	for {
+		if now := time.Now(); !last.IsZero() && now.Sub(last) > gapWorthNoting {
+			m.mu.Lock()
+			m.gaps = append(m.gaps, run{from: last, to: now})
+			m.mu.Unlock()
+		}
+		last = time.Now()
 		for _, c := range m.cands {
 			before := time.Now()
 			leading := c.q.IsLeader()
@@ -131,6 +143,20 @@ func (m *monitor) runs() []run {
 	out := append([]run(nil), m.closed...)
 	sort.Slice(out, func(i, j int) bool { return out[i].from.Before(out[j].from) })
 	return out
+}
+
+// longestGap returns the longest time the monitor went without sampling
+// between from and to: how long the process may have been starved.
+func (m *monitor) longestGap(from, to time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var longest time.Duration
+	for _, g := range m.gaps {
+		if g.to.After(from) && g.from.Before(to) {
+			longest = max(longest, g.to.Sub(g.from))
+		}
+	}
+	return longest
 }
 
 // moves describes every run that started or ended between from and to,

@@ -63,6 +63,10 @@ type Result struct {
 	Leader string
 	// Moved lists changes of leadership seen during Settle.
 	Moved []string
+	// Starved is the longest the process went without running the
+	// monitor (which asks to run every millisecond) during Settle: a
+	// process starved of CPU past its lease loses leadership, rightly.
+	Starved time.Duration
 	// Violations lists every safety violation: two tenures overlapping on
 	// the server, or a candidate reporting leadership outside the
 	// server's record of its holding.
@@ -139,6 +143,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	mon.stop()
 	res.Moved = mon.moves(at, settled)
+	res.Starved = mon.longestGap(at, settled)
+	if len(res.Moved) > 0 {
+		for _, c := range cands {
+			res.Moved = append(res.Moved, c.endings(at, settled)...)
+		}
+	}
 	res.Violations = check(srv.History(), mon.runs())
 	return res, nil
 }
@@ -148,6 +158,23 @@ type candidate struct {
 	id    string
 	q     *client.QuorumQuestClient
 	proxy *testutil.Proxy
+
+	mu    sync.Mutex
+	ended []client.Transition // every transition out of leadership
+}
+
+// endings returns the transitions out of leadership between from and to,
+// rendered, to say why leadership moved.
+func (c *candidate) endings(from, to time.Time) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, t := range c.ended {
+		if !t.At.Before(from) && !t.At.After(to) {
+			out = append(out, fmt.Sprintf("%s: %s -> %s on %s at +%v (%v)", c.id, t.From, t.To, t.Event, t.At.Sub(from).Round(time.Millisecond), t.Err))
+		}
+	}
+	return out
 }
 
 func newCandidate(id, backend string, cfg Config) (*candidate, error) {
@@ -155,13 +182,21 @@ func newCandidate(id, backend string, cfg Config) (*candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := append([]client.Option{client.WithClientID(id)}, cfg.Options...)
+	c := &candidate{id: id, proxy: p}
+	opts := append([]client.Option{client.WithClientID(id), client.WithTransitionHook(func(t client.Transition) {
+		if t.From.Leading() && !t.To.Leading() {
+			c.mu.Lock()
+			c.ended = append(c.ended, t)
+			c.mu.Unlock()
+		}
+	})}, cfg.Options...)
 	q, err := client.NewQuorumQuestClient("outage", "trial", cfg.TTL, p.Addr(), opts...)
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	return &candidate{id: id, q: q, proxy: p}, nil
+	c.q = q
+	return c, nil
 }
 
 func (c *candidate) close() {
