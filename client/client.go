@@ -79,6 +79,11 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 // ClientID returns the identity this client uses with the server.
 func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
 
+// nilContext is the error of a method given a nil context.
+func nilContext(method string) error {
+	return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, method)
+}
+
 // TryAcquireLock asks the server for the lock once and reports whether this
 // client leads afterwards. While leading, it renews the lease instead. When
 // a call is already in flight (another TryAcquireLock, or a keep-alive
@@ -89,6 +94,9 @@ func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
 // runs until its deadline), or ctx ended, or the client is closed
 // (ErrClosed).
 func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
+	if ctx == nil {
+		return false, nilContext("TryAcquireLock")
+	}
 	return q.e.acquire(ctx)
 }
 
@@ -99,6 +107,9 @@ func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
 // hold the lock for it (an answer lost in transit); the server ignores
 // releases from non-holders.
 func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
+	if ctx == nil {
+		return nilContext("ReleaseLock")
+	}
 	return q.e.release(ctx)
 }
 
@@ -113,6 +124,9 @@ func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
 // Close. After leadership ends, keep-alive must be started again for the
 // next lease.
 func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
+	if ctx == nil {
+		return nilContext("StartKeepAlive")
+	}
 	return q.e.startKeepAlive(ctx)
 }
 
@@ -122,7 +136,7 @@ func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
 // nothing when keep-alive is not running or the client is closed.
 func (q *QuorumQuestClient) StopKeepAlive() {
 	q.e.mu.Lock()
-	defer q.e.mu.Unlock()
+	defer q.e.unlock()
 	q.e.stopKeepAlive()
 }
 
@@ -149,8 +163,13 @@ func (q *QuorumQuestClient) GetRemainingLease() time.Duration {
 func (q *QuorumQuestClient) State() State { return q.snap.Load().state }
 
 // Close ends the client: leadership ends, calls in flight are cancelled,
-// the lock is released when the client was leading or acquiring (bounded by
-// WithCloseTimeout), and the connection the client dialled is closed. It
+// the lock is released whenever the server may hold it for this client
+// (bounded by WithCloseTimeout), and the connection the client dialled is
+// closed. The server may hold it from the moment a TryAcquireLock or
+// renewal is sent until the server answers that the lock is not ours or a
+// release completes, so Close releases after an acquisition whose answer
+// was lost, and after a lease that ran out locally, as well as while
+// leading. It
 // returns once no goroutine of the client is left. Close is idempotent:
 // later calls return what the first returned.
 func (q *QuorumQuestClient) Close() error {

@@ -43,6 +43,21 @@ type election struct {
 	// never overtake the acquisition before it, nor the reverse.
 	lastCall  chan struct{}
 	keepAlive *keepAlive // nil when keep-alive is not running
+	// mayHold is whether the server may hold the lock for this client: set
+	// when a TryAcquireLock or KeepAlive is sent, cleared only by a definite
+	// answer that the lock is not ours (ErrNotHolder) or by a release that
+	// completed with no acquisition or renewal sent since it was queued.
+	// Close releases whenever it is set, since an answer lost in transit
+	// may leave a grant the client never heard of.
+	mayHold bool
+	// sends counts the TryAcquireLock and KeepAlive calls sent, so that a
+	// release or a refusal can tell whether a later call may have been
+	// granted since.
+	sends uint64
+	// logs holds what to tell the user's logger, noted under mu and written
+	// by unlock once mu is released: the logger is user code, which must
+	// never run under the mutex.
+	logs []logEntry
 	// rng jitters the timers. It is seeded from the client ID: IDs are
 	// unique among a lock's candidates, which is all the decorrelation
 	// jitter needs, and a test replaying a seed gets the same timings.
@@ -66,6 +81,15 @@ type call struct {
 	cancel  context.CancelFunc
 	waiters []chan acquireReply
 	ended   error // why endCall abandoned it, for the caller that started it
+}
+
+// logEntry is one diagnostic for the user's logger, noted under e.mu.
+type logEntry struct {
+	level slog.Level
+	msg   string
+	err   error
+	// transition, when set, is logged (at debug level) instead of err.
+	transition *Transition
 }
 
 type acquireReply struct {
@@ -95,13 +119,13 @@ func newElection(c *QuorumQuestClient) *election {
 func (e *election) acquire(ctx context.Context) (bool, error) {
 	e.mu.Lock()
 	if e.closed {
-		e.mu.Unlock()
+		e.unlock()
 		return false, ErrClosed
 	}
 	if e.call != nil { // acquiring or refreshing: share the outcome
 		reply := make(chan acquireReply, 1)
 		e.call.waiters = append(e.call.waiters, reply)
-		e.mu.Unlock()
+		e.unlock()
 		select {
 		case r := <-reply:
 			return r.leading, r.err
@@ -127,7 +151,15 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 	defer cancel()
 	cl := &call{cancel: cancel}
 	e.call = cl
+	e.sends++
+	e.mayHold = true // from here the server may grant, whatever we hear
 	prev, done := e.enqueue()
+	// What was noted so far is logged with the outcome, once the call is
+	// over: a logger that blocks then delays no call queued behind this
+	// one, and one that calls TryAcquireLock waits for no outcome but its
+	// own.
+	logs := e.logs
+	e.logs = nil
 	e.mu.Unlock()
 
 	select {
@@ -138,7 +170,8 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 	close(done)
 
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.logs = append(logs, e.logs...)
+	defer e.unlock()
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
@@ -160,6 +193,11 @@ func (e *election) enqueue() (prev <-chan struct{}, done chan struct{}) {
 func (e *election) finishCall(res transport.Result) acquireReply {
 	cl := e.call
 	e.call = nil
+	if errors.Is(res.Err, transport.ErrNotHolder) {
+		// A definite "not yours" to the latest call sent: nothing earlier
+		// can still be granted, since the server saw this call after it.
+		e.mayHold = false
+	}
 	if res.Event == fsm.Granted {
 		e.setDeadline(res.Deadline)
 	}
@@ -179,7 +217,7 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 		case fsm.Granted:
 			ka.succeeded()
 		case fsm.Failed:
-			e.c.cfg.logger.Warn("quorumquest: renewal failed; retrying", "err", res.Err)
+			e.logs = append(e.logs, logEntry{level: slog.LevelWarn, msg: "quorumquest: renewal failed; retrying", err: res.Err})
 			ka.failed()
 		}
 	}
@@ -203,7 +241,7 @@ func (e *election) endCall(err error) {
 func (e *election) release(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
-		e.mu.Unlock()
+		e.unlock()
 		return ErrClosed
 	}
 	if e.m.Can(fsm.Release) {
@@ -211,7 +249,8 @@ func (e *election) release(ctx context.Context) error {
 		e.fire(fsm.Release, nil)
 	}
 	prev, done := e.enqueue()
-	e.mu.Unlock()
+	sent := e.sends
+	e.unlock()
 	defer close(done)
 
 	// The caller's context may never end: Close must still be able to cut
@@ -226,6 +265,13 @@ func (e *election) release(ctx context.Context) error {
 	if err := e.c.rpc.Release(ctx); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
+	e.mu.Lock()
+	if e.sends == sent {
+		// The server saw the release after every call sent before it, and
+		// none was sent since: it holds nothing for us.
+		e.mayHold = false
+	}
+	e.mu.Unlock()
 	return nil
 }
 
@@ -237,7 +283,7 @@ func (e *election) setDeadline(d time.Time) {
 // expire runs on the expiry timer's goroutine.
 func (e *election) expire() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	s := e.c.snap.Load()
 	if !s.state.Leading() || time.Now().Before(s.deadline) {
 		return // a timer set for an older deadline
@@ -254,7 +300,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	if err != nil {
 		// Every caller checks the state first; reaching this is a bug, and
 		// refusing the event keeps the machine consistent.
-		e.c.cfg.logger.Error("quorumquest: refused event", "err", err)
+		e.logs = append(e.logs, logEntry{level: slog.LevelError, msg: "quorumquest: refused event", err: err})
 		return
 	}
 	deadline := e.c.snap.Load().deadline
@@ -264,10 +310,8 @@ func (e *election) fire(ev fsm.Event, cause error) {
 		e.stopKeepAlive()
 	}
 	e.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
-	t := Transition{From: ch.From, To: ch.To, Event: string(ch.Event), At: time.Now(), Err: ch.Cause}
-	if e.c.cfg.logger.Enabled(context.Background(), slog.LevelDebug) { // spare the boxing of the arguments
-		e.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
-	}
+	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, At: time.Now(), Err: ch.Cause}
+	e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &t})
 	if ch.From.Leading() && !ch.To.Leading() {
 		e.endTenure(t)
 	}
@@ -284,7 +328,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 // running when it returns.
 func (e *election) close() error {
 	e.mu.Lock()
-	wasHolding := e.m.State() == fsm.Acquiring || e.m.State().Leading()
+	wasHolding := e.mayHold
 	e.endCall(ErrClosed)
 	e.fire(fsm.Close, nil)
 	e.closed = true
@@ -294,7 +338,7 @@ func (e *election) close() error {
 	if wasHolding {
 		prev, done = e.enqueue()
 	}
-	e.mu.Unlock()
+	e.unlock()
 
 	var err error
 	if wasHolding {
@@ -315,11 +359,37 @@ func (e *election) close() error {
 	for w := range e.watchers {
 		e.unwatch(w)
 	}
-	e.mu.Unlock()
+	e.unlock()
 	for _, h := range e.hooks {
 		h.wait()
 	}
 	return err
+}
+
+// unlock releases e.mu, then writes what was noted for the logger under
+// it. Every path that may have fired an event leaves the mutex through
+// here.
+func (e *election) unlock() {
+	logs := e.logs
+	e.logs = nil
+	e.mu.Unlock()
+	e.emit(logs)
+}
+
+// emit writes logs to the user's logger. e.mu must not be held.
+func (e *election) emit(logs []logEntry) {
+	logger := e.c.cfg.logger
+	ctx := context.Background()
+	for _, l := range logs {
+		if !logger.Enabled(ctx, l.level) { // spare the boxing of the arguments
+			continue
+		}
+		if t := l.transition; t != nil {
+			logger.Log(ctx, l.level, "quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
+			continue
+		}
+		logger.Log(ctx, l.level, l.msg, "err", l.err)
+	}
 }
 
 // seedFrom derives a generator seed from a client ID.

@@ -119,7 +119,7 @@ func TestLeadershipSurvivesConnectionRecycling(t *testing.T) {
 		switch {
 		case tr.To == client.StateLost:
 			t.Fatalf("leadership lost after %d renewals and %d connections: %v", granted, conns.n.Load(), tr.Err)
-		case tr.Event == "granted":
+		case tr.Event == client.EventGranted:
 			granted++
 		}
 	}

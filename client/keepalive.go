@@ -99,7 +99,7 @@ func (e *election) renew(ka *keepAlive) {
 	if e.keepAlive != ka || e.m.State() != fsm.Leader {
 		// Stopped meanwhile, or a renewal is in flight whose result
 		// reschedules.
-		e.mu.Unlock()
+		e.unlock()
 		return
 	}
 	e.renewals.Add(1)

@@ -20,13 +20,14 @@ type watcher struct {
 // undelivered ones are dropped, so a slow reader can miss intermediate
 // transitions but always receives the most recent one. Use
 // WithTransitionHook to see every transition without loss. After Close,
-// Watch returns a closed channel.
+// and for a nil ctx (a bad argument, with no error to report it by), Watch
+// returns a closed channel.
 func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
 	e := q.e
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closed || ctx == nil {
 		close(w.ch)
 		return w.ch
 	}
