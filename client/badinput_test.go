@@ -38,6 +38,23 @@ func bounded(t *testing.T, what string, f func()) {
 	}
 }
 
+// newBoundedClient is newClient for tests in real time: its cleanup fails
+// the test, instead of hanging it, when Close does not return.
+func newBoundedClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
+	t.Helper()
+	base := []client.Option{
+		client.WithServerStub(srv.Stub()),
+		client.WithClientID(id),
+		client.WithTransitionHook(recordTransitions),
+	}
+	c, err := client.NewQuorumQuestClient(service, domain, ttl, "in-process", append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("NewQuorumQuestClient: %v", err)
+	}
+	t.Cleanup(func() { bounded(t, "Close", func() { _ = c.Close() }) })
+	return c
+}
+
 // A method given a nil context answers ErrInvalidArgument without panicking
 // and leaves the machine as it was: the client still acquires, releases and
 // closes. Each public method taking a context has its case.
@@ -65,7 +82,7 @@ func TestNilContextIsRefused(t *testing.T) {
 		for _, leading := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/leading=%v", tc.name, leading), func(t *testing.T) {
 				srv := testutil.NewServer()
-				c := newClient(t, srv, "a")
+				c := newBoundedClient(t, srv, "a")
 				if leading {
 					mustAcquire(t, c)
 				}
@@ -85,7 +102,7 @@ func TestNilContextIsRefused(t *testing.T) {
 // the machine goes on.
 func TestWatchNilContextIsClosedChannel(t *testing.T) {
 	srv := testutil.NewServer()
-	c := newClient(t, srv, "a")
+	c := newBoundedClient(t, srv, "a")
 	var ch <-chan client.Transition
 	bounded(t, "Watch(nil)", func() { ch = c.Watch(nil) }) //nolint:staticcheck // the bad input under test
 	select {
@@ -102,7 +119,7 @@ func TestWatchNilContextIsClosedChannel(t *testing.T) {
 // Run refuses a nil lead function the same way.
 func TestRunNilLeadIsRefused(t *testing.T) {
 	srv := testutil.NewServer()
-	c := newClient(t, srv, "a")
+	c := newBoundedClient(t, srv, "a")
 	var err error
 	bounded(t, "Run(ctx, nil)", func() { err = c.Run(bg, nil) })
 	if !errors.Is(err, client.ErrInvalidArgument) {

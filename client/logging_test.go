@@ -45,7 +45,7 @@ func TestLoggerMayCallBackIntoTheClient(t *testing.T) {
 			c.StopKeepAlive()
 		}
 	}})
-	a := newClient(t, srv, "a", client.WithLogger(logger))
+	a := newBoundedClient(t, srv, "a", client.WithLogger(logger))
 	self.Store(a)
 	bounded(t, "TryAcquireLock with a re-entrant logger", func() { mustAcquire(t, a) })
 	bounded(t, "ReleaseLock with a re-entrant logger", func() {
@@ -75,7 +75,7 @@ func TestBlockingLoggerStallsNothing(t *testing.T) {
 			<-unblock
 		}
 	}})
-	a := newClient(t, srv, "a", client.WithLogger(logger))
+	a := newBoundedClient(t, srv, "a", client.WithLogger(logger))
 	acquired := make(chan struct{})
 	go func() {
 		defer close(acquired)
