@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -9,7 +11,9 @@ import (
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/fsm"
 	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
+	"google.golang.org/grpc"
 )
 
 // The tests in this file each protect one guarantee the documentation
@@ -194,4 +198,63 @@ func TestDeniedAcquisitionRecordsErrNotHolder(t *testing.T) {
 			t.Fatalf("transitions %v; want a denial caused by ErrNotHolder", got)
 		}
 	})
+}
+
+// Guarantee: a result from a call the machine has moved past (released,
+// expired, closed) is dropped: it says nothing of leadership now. Here the
+// grant of an acquisition that was released meanwhile arrives while a
+// second acquisition is in flight; taking it for the second's answer would
+// make a lead beside b, who took the lock after the release.
+func TestStaleGrantIsNotLeadership(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := testutil.NewServer()
+		var acquisitions int
+		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
+			if c.ClientID == "a" && c.Method == testutil.MethodTryAcquireLock {
+				acquisitions++ // the client serializes its calls
+				if acquisitions == 2 {
+					return testutil.Fault{Delay: 2 * time.Second}
+				}
+			}
+			return testutil.Fault{}
+		})
+		a := newClient(t, srv, "a", client.WithServerStub(&onTheWire{LeaderElectionServiceClient: srv.Stub(), latency: time.Second}))
+		b := newClient(t, srv, "b")
+		first, second := make(chan bool, 1), make(chan bool, 1)
+		go func() { ok, _ := a.TryAcquireLock(bg); first <- ok }()
+		synctest.Wait() // the first acquisition is on the wire, granted at +1s
+		go func() { _ = a.ReleaseLock(bg) }()
+		synctest.Wait() // released locally; queued behind the first acquisition
+		go func() { ok, _ := a.TryAcquireLock(bg); second <- ok }()
+		synctest.Wait() // queued behind the release; denied at +3s
+		time.Sleep(1500 * time.Millisecond)
+		mustAcquire(t, b) // the release reached the server at +1s
+		if a.IsLeader() || a.State() != client.StateAcquiring {
+			t.Fatalf("a: leader %v, state %s while b holds the lock; the released acquisition's grant was applied", a.IsLeader(), a.State())
+		}
+		if <-first {
+			t.Fatal("the released acquisition reported leadership")
+		}
+		if <-second || a.IsLeader() {
+			t.Fatal("a leads after b took the lock")
+		}
+	})
+}
+
+// onTheWire delivers the first TryAcquireLock to the server after latency
+// and brings its answer back whatever happens to the caller's context
+// meanwhile: a request already on the wire, which cancelling cannot recall.
+// Later calls go straight through.
+type onTheWire struct {
+	pb.LeaderElectionServiceClient
+	latency time.Duration
+	sent    atomic.Int32
+}
+
+func (w *onTheWire) TryAcquireLock(ctx context.Context, in *pb.TryAcquireLockRequest, opts ...grpc.CallOption) (*pb.TryAcquireLockResponse, error) {
+	if w.sent.Add(1) > 1 {
+		return w.LeaderElectionServiceClient.TryAcquireLock(ctx, in, opts...)
+	}
+	<-time.After(w.latency) // network latency, in virtual time
+	return w.LeaderElectionServiceClient.TryAcquireLock(context.WithoutCancel(ctx), in, opts...)
 }
