@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
@@ -27,7 +28,16 @@ import (
 // call through the client about 50% slower than the bare stub and kept a
 // goroutine alive per idle election (docs/performance.md).
 type election struct {
-	c *QuorumQuestClient
+	// What the election needs of the client's configuration, fixed at
+	// construction.
+	rpc          *transport.Transport
+	keepAliveFor time.Duration // keep-alive interval, before jitter
+	closeTimeout time.Duration
+	logger       *slog.Logger
+
+	// snap is what the election publishes after every transition; the
+	// facade's readers load it and never take the mutex.
+	snap atomic.Pointer[snapshot]
 
 	mu     sync.Mutex
 	m      *fsm.Machine
@@ -97,20 +107,33 @@ type acquireReply struct {
 	err     error
 }
 
-func newElection(c *QuorumQuestClient) *election {
+// snapshot is what the election publishes after every transition: readers
+// never touch the machine.
+type snapshot struct {
+	state    State
+	deadline time.Time // local end of the lease; meaningful while leading
+}
+
+// newElection returns a follower's election for the lock rpc calls, with
+// the settings of cfg it needs.
+func newElection(rpc *transport.Transport, cfg *config) *election {
 	e := &election{
-		c:        c,
-		m:        fsm.New(),
-		lastCall: make(chan struct{}),
-		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
-		watchers: map[*watcher]struct{}{},
+		rpc:          rpc,
+		keepAliveFor: cfg.keepAliveInterval,
+		closeTimeout: cfg.closeTimeout,
+		logger:       cfg.logger,
+		m:            fsm.New(),
+		lastCall:     make(chan struct{}),
+		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
+		watchers:     map[*watcher]struct{}{},
 	}
+	e.snap.Store(&snapshot{state: StateFollower})
 	close(e.lastCall)
 	e.expiry = time.AfterFunc(time.Hour, e.expire)
 	e.expiry.Stop()
 	e.lifetime, e.endLife = context.WithCancel(context.Background())
-	for _, h := range c.cfg.hooks {
-		e.hooks = append(e.hooks, startHook(h, c.cfg.logger))
+	for _, h := range cfg.hooks {
+		e.hooks = append(e.hooks, startHook(h, cfg.logger))
 	}
 	return e
 }
@@ -130,11 +153,11 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 		case r := <-reply:
 			return r.leading, r.err
 		case <-ctx.Done():
-			return e.c.IsLeader(), ctx.Err()
+			return e.isLeader(), ctx.Err()
 		}
 	}
 	e.fire(fsm.Acquire, nil)
-	r := e.runCall(ctx, e.c.rpc.TryAcquire, time.Time{})
+	r := e.runCall(ctx, e.rpc.TryAcquire, time.Time{})
 	if r.err != nil && ctx.Err() != nil {
 		// The call failed because ctx ended: say so in terms of ctx.
 		r.err = fmt.Errorf("%w: %w", ctx.Err(), r.err)
@@ -175,7 +198,7 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
-		return acquireReply{leading: e.c.IsLeader(), err: cl.ended}
+		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
 	return e.finishCall(res)
 }
@@ -208,7 +231,7 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 	} else if err != nil {
 		err = fmt.Errorf("quorumquest: %w", err)
 	}
-	reply := acquireReply{leading: e.c.IsLeader(), err: err}
+	reply := acquireReply{leading: e.isLeader(), err: err}
 	for _, w := range cl.waiters {
 		w <- reply
 	}
@@ -262,7 +285,7 @@ func (e *election) release(ctx context.Context) error {
 	case <-prev:
 	case <-ctx.Done():
 	}
-	if err := e.c.rpc.Release(ctx); err != nil {
+	if err := e.rpc.Release(ctx); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
 	e.mu.Lock()
@@ -275,8 +298,29 @@ func (e *election) release(ctx context.Context) error {
 	return nil
 }
 
+// isLeader serves IsLeader: the machine leads and the deadline has not
+// passed. The deadline is checked here as well as by the expiry timer, so
+// a reader never sees a lease that has run out, even before the timer has
+// moved the machine to lost.
+func (e *election) isLeader() bool {
+	s := e.snap.Load()
+	return s.state.Leading() && time.Now().Before(s.deadline)
+}
+
+// remainingLease serves GetRemainingLease.
+func (e *election) remainingLease() time.Duration {
+	s := e.snap.Load()
+	if !s.state.Leading() {
+		return 0
+	}
+	return max(time.Until(s.deadline), 0)
+}
+
+// state serves State.
+func (e *election) state() State { return e.snap.Load().state }
+
 func (e *election) setDeadline(d time.Time) {
-	e.c.snap.Store(&snapshot{state: e.m.State(), deadline: d})
+	e.snap.Store(&snapshot{state: e.m.State(), deadline: d})
 	e.expiry.Reset(time.Until(d))
 }
 
@@ -284,7 +328,7 @@ func (e *election) setDeadline(d time.Time) {
 func (e *election) expire() {
 	e.mu.Lock()
 	defer e.unlock()
-	s := e.c.snap.Load()
+	s := e.snap.Load()
 	if !s.state.Leading() || time.Now().Before(s.deadline) {
 		return // a timer set for an older deadline
 	}
@@ -303,13 +347,13 @@ func (e *election) fire(ev fsm.Event, cause error) {
 		e.logs = append(e.logs, logEntry{level: slog.LevelError, msg: "quorumquest: refused event", err: err})
 		return
 	}
-	deadline := e.c.snap.Load().deadline
+	deadline := e.snap.Load().deadline
 	if !ch.To.Leading() {
 		deadline = time.Time{}
 		e.expiry.Stop()
 		e.stopKeepAlive()
 	}
-	e.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
+	e.snap.Store(&snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, At: time.Now(), Err: ch.Cause}
 	e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &t})
 	if ch.From.Leading() && !ch.To.Leading() {
@@ -343,12 +387,12 @@ func (e *election) close() error {
 	var err error
 	if wasHolding {
 		// Behind the calls just cancelled, and timed from now.
-		ctx, cancel := context.WithTimeout(context.Background(), e.c.cfg.closeTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), e.closeTimeout)
 		select {
 		case <-prev:
 		case <-ctx.Done():
 		}
-		if rerr := e.c.rpc.Release(ctx); rerr != nil {
+		if rerr := e.rpc.Release(ctx); rerr != nil {
 			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
 		}
 		cancel()
@@ -378,7 +422,7 @@ func (e *election) unlock() {
 
 // emit writes logs to the user's logger. e.mu must not be held.
 func (e *election) emit(logs []logEntry) {
-	logger := e.c.cfg.logger
+	logger := e.logger
 	ctx := context.Background()
 	for _, l := range logs {
 		if !logger.Enabled(ctx, l.level) { // spare the boxing of the arguments

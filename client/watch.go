@@ -23,7 +23,11 @@ type watcher struct {
 // and for a nil ctx (a bad argument, with no error to report it by), Watch
 // returns a closed channel.
 func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
-	e := q.e
+	return q.e.watch(ctx)
+}
+
+// watch serves Watch.
+func (e *election) watch(ctx context.Context) <-chan Transition {
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
 	e.mu.Lock()
 	defer e.mu.Unlock()
