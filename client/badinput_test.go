@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 )
 
@@ -40,7 +40,7 @@ func bounded(t *testing.T, what string, f func()) {
 
 // newBoundedClient is newClient for tests in real time: its cleanup fails
 // the test, instead of hanging it, when Close does not return.
-func newBoundedClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
+func newBoundedClient(t *testing.T, srv *qqtest.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
 	t.Helper()
 	base := []client.Option{
 		client.WithServerStub(srv.Stub()),
@@ -81,7 +81,7 @@ func TestNilContextIsRefused(t *testing.T) {
 	for _, tc := range cases {
 		for _, leading := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/leading=%v", tc.name, leading), func(t *testing.T) {
-				srv := testutil.NewServer()
+				srv := qqtest.NewUnstartedServer()
 				c := newBoundedClient(t, srv, "a")
 				if leading {
 					mustAcquire(t, c)
@@ -101,7 +101,7 @@ func TestNilContextIsRefused(t *testing.T) {
 // Watch has no error to return: a nil context gets a closed channel, and
 // the machine goes on.
 func TestWatchNilContextIsClosedChannel(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c := newBoundedClient(t, srv, "a")
 	var ch <-chan client.Transition
 	bounded(t, "Watch(nil)", func() { ch = c.Watch(nil) }) //nolint:staticcheck // the bad input under test
@@ -118,7 +118,7 @@ func TestWatchNilContextIsClosedChannel(t *testing.T) {
 
 // Run refuses a nil lead function the same way.
 func TestRunNilLeadIsRefused(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c := newBoundedClient(t, srv, "a")
 	var err error
 	bounded(t, "Run(ctx, nil)", func() { err = c.Run(bg, nil) })
@@ -130,7 +130,7 @@ func TestRunNilLeadIsRefused(t *testing.T) {
 
 // checkStillWorks asserts the machine is where it was and still serves a
 // whole acquire, release, close cycle, with Close returning.
-func checkStillWorks(t *testing.T, c *client.QuorumQuestClient, srv *testutil.Server, want client.State) {
+func checkStillWorks(t *testing.T, c *client.QuorumQuestClient, srv *qqtest.Server, want client.State) {
 	t.Helper()
 	if got := c.State(); got != want {
 		t.Fatalf("state %s after the refused call, want %s", got, want)
@@ -141,7 +141,7 @@ func checkStillWorks(t *testing.T, c *client.QuorumQuestClient, srv *testutil.Se
 			t.Errorf("ReleaseLock: %v", err)
 		}
 	})
-	if _, _, held := srv.Holder(service, domain); held {
+	if _, held := srv.Holder(service, domain); held {
 		t.Fatal("lock still held after ReleaseLock")
 	}
 	bounded(t, "Close", func() {
@@ -165,7 +165,7 @@ func (c *nilCallbacks) OnLeaderLost()        { *c.n++ }
 // ErrInvalidOption by NewQuorumQuestClient instead of panicking there or
 // later, in grpc or in the machine.
 func TestNilOptionValuesAreRefused(t *testing.T) {
-	stub := client.WithServerStub(testutil.NewServer().Stub())
+	stub := client.WithServerStub(qqtest.NewUnstartedServer().Stub())
 	var typedNilStub pb.LeaderElectionServiceClient = (*nilStub)(nil)
 	var typedNilCallbacks *nilCallbacks
 	cases := []struct {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/fsm"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
 )
@@ -27,7 +27,7 @@ import (
 // holds the lock.
 func checkDeadline(t *testing.T, want time.Duration, opts ...client.Option) {
 	t.Helper()
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	a, rec := newRecordedClient(t, srv, "a", opts...)
 	start := time.Now()
 	mustAcquire(t, a)
@@ -42,7 +42,7 @@ func checkDeadline(t *testing.T, want time.Duration, opts ...client.Option) {
 	if at := lost.At.Sub(start); at != want || !errors.Is(lost.Err, client.ErrLeaseExpired) {
 		t.Fatalf("lost at +%v with %v, want +%v with ErrLeaseExpired", at, lost.Err, want)
 	}
-	if holder, _, held := srv.Holder(service, domain); !held || holder != "a" {
+	if holder, held := srv.Holder(service, domain); !held || holder != "a" {
 		t.Fatal("the server's lease ended before the client's: no safety left")
 	}
 }
@@ -79,9 +79,9 @@ func TestLeaseDeadlineGivesUpMargin(t *testing.T) {
 // the same instant) can take the mutex and move the machine to lost.
 func TestIsLeaderChecksDeadlineWhenExpiryTimerCoincides(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			return testutil.Fault{Delay: 14750 * time.Millisecond} // 15s - 1% of it - 100ms: the default usable lease
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{Delay: 14750 * time.Millisecond} // 15s - 1% of it - 100ms: the default usable lease
 		})
 		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Minute))
 		start := time.Now()
@@ -108,19 +108,19 @@ func TestIsLeaderChecksDeadlineWhenExpiryTimerCoincides(t *testing.T) {
 // the test looks while it is in flight.
 func TestReleaseEndsLeadershipBeforeItIsSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		mustAcquire(t, a)
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.Method == testutil.MethodReleaseLock {
-				return testutil.Fault{Delay: time.Second}
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodReleaseLock {
+				return qqtest.Fault{Delay: time.Second}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		released := make(chan error, 1)
 		go func() { released <- a.ReleaseLock(bg) }()
 		synctest.Wait() // the release is on the wire, held back by the server
-		if _, _, held := srv.Holder(service, domain); !held || srv.Calls().ReleaseLock != 1 {
+		if _, held := srv.Holder(service, domain); !held || srv.Calls().ReleaseLock != 1 {
 			t.Fatal("setup: the release is not in flight")
 		}
 		if a.IsLeader() || a.State() != client.StateFollower || a.GetRemainingLease() != 0 {
@@ -138,7 +138,7 @@ func TestReleaseEndsLeadershipBeforeItIsSent(t *testing.T) {
 // Watch readers' leadership, not only IsLeader's answer.
 func TestExpiryMovesTheMachineToLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		start := time.Now()
@@ -169,7 +169,7 @@ func TestTransitionEventsAreTyped(t *testing.T) {
 		}
 	}
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		synctest.Wait()
@@ -185,7 +185,7 @@ func TestTransitionEventsAreTyped(t *testing.T) {
 // false and no error: "held by another" is an answer, not a failure.
 func TestDeniedAcquisitionRecordsErrNotHolder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		b, rec := newRecordedClient(t, srv, "b")
 		mustAcquire(t, a)
@@ -207,16 +207,16 @@ func TestDeniedAcquisitionRecordsErrNotHolder(t *testing.T) {
 // make a lead beside b, who took the lock after the release.
 func TestStaleGrantIsNotLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		var acquisitions int
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.ClientID == "a" && c.Method == testutil.MethodTryAcquireLock {
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.ClientID == "a" && c.Method == qqtest.MethodTryAcquireLock {
 				acquisitions++ // the client serializes its calls
 				if acquisitions == 2 {
-					return testutil.Fault{Delay: 2 * time.Second}
+					return qqtest.Fault{Delay: 2 * time.Second}
 				}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		a := newClient(t, srv, "a", client.WithServerStub(&onTheWire{LeaderElectionServiceClient: srv.Stub(), latency: time.Second}))
 		b := newClient(t, srv, "b")

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // funcHandler is a slog.Handler that enables every level and hands each
@@ -28,7 +28,7 @@ func (h funcHandler) WithGroup(string) slog.Handler      { return h }
 // run in real time, bounded: a deadlock on the mutex is invisible to
 // synctest.
 func TestLoggerMayCallBackIntoTheClient(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	var self atomic.Pointer[client.QuorumQuestClient]
 	var reentered, records atomic.Int32
 	logger := slog.New(funcHandler{func(slog.Record) {
@@ -57,7 +57,7 @@ func TestLoggerMayCallBackIntoTheClient(t *testing.T) {
 	if reentered.Load() == 0 || records.Load() < 4 {
 		t.Fatalf("the logger saw %d records and re-entered %d times: the test exercised nothing", records.Load(), reentered.Load())
 	}
-	if _, _, held := srv.Holder(service, domain); held {
+	if _, held := srv.Holder(service, domain); held {
 		t.Fatal("lock held after Close")
 	}
 }
@@ -66,7 +66,7 @@ func TestLoggerMayCallBackIntoTheClient(t *testing.T) {
 // machine: while one call's log record is stuck in the handler, another
 // goroutine releases the lock and reads the state.
 func TestBlockingLoggerStallsNothing(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	entered, unblock := make(chan struct{}), make(chan struct{})
 	var first atomic.Bool
 	logger := slog.New(funcHandler{func(slog.Record) {
@@ -94,7 +94,7 @@ func TestBlockingLoggerStallsNothing(t *testing.T) {
 	if a.State() != client.StateFollower || a.IsLeader() {
 		t.Fatalf("state %s, leader %v after the release", a.State(), a.IsLeader())
 	}
-	if _, _, held := srv.Holder(service, domain); held {
+	if _, held := srv.Holder(service, domain); held {
 		t.Fatal("the release did not reach the server while the logger blocked")
 	}
 }

@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 )
 
 func TestInvalidConfiguration(t *testing.T) {
-	stub := client.WithServerStub(testutil.NewServer().Stub())
+	stub := client.WithServerStub(qqtest.NewUnstartedServer().Stub())
 	cases := []struct {
 		name            string
 		service, domain string
@@ -80,7 +80,7 @@ func TestValidConfigurationEdges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := testutil.NewServer()
+				srv := qqtest.NewUnstartedServer()
 				opts := append([]client.Option{client.WithServerStub(srv.Stub())}, tc.opts...)
 				c, err := client.NewQuorumQuestClient(service, domain, tc.ttl, "localhost:5050", opts...)
 				if err != nil {
@@ -114,7 +114,7 @@ func TestValidConfigurationEdges(t *testing.T) {
 }
 
 func TestRandomClientIDsDiffer(t *testing.T) {
-	stub := client.WithServerStub(testutil.NewServer().Stub())
+	stub := client.WithServerStub(qqtest.NewUnstartedServer().Stub())
 	a, err := client.NewQuorumQuestClient(service, domain, ttl, "x", stub)
 	if err != nil {
 		t.Fatal(err)

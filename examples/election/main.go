@@ -22,6 +22,7 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 )
 
@@ -56,12 +57,12 @@ type story struct {
 func run(addr, service, domain string, ttl time.Duration) (story, error) {
 	var st story
 	if addr == "" {
-		bound, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
-		if err != nil {
+		srv := qqtest.NewUnstartedServer()
+		if err := srv.Start(); err != nil {
 			return st, err
 		}
-		defer stop()
-		addr = bound
+		defer srv.Close()
+		addr = srv.Addr()
 		say("in-process server listening on %s", addr)
 	}
 	elected := make(chan *replica, 3)
