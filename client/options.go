@@ -42,6 +42,7 @@ type config struct {
 	keepAliveInterval time.Duration // 0: a third of the TTL
 	policy            transport.LeasePolicy
 	hooks             []func(Transition)
+	hookFactories     []func(Identity) (func(Transition), error) // see identity.go
 	logger            *slog.Logger
 }
 
@@ -253,6 +254,9 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 			return nil, err
 		}
 		c.clientID = id
+	}
+	if err := c.buildHooks(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
