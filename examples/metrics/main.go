@@ -1,0 +1,74 @@
+// Command metrics shows package otelmetrics: two replicas share one
+// OpenTelemetry MeterProvider, one leads and hands over to the other; once
+// both have closed, the SDK's stdout exporter prints every data point.
+//
+//	go run ./examples/metrics [-addr host:port]
+//
+// With no -addr it runs its own in-process server on loopback.
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log"
+	"os"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/otelmetrics"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+func main() {
+	addr := flag.String("addr", "", "Quorum Quest server host:port (default: an in-process server on loopback)")
+	flag.Parse()
+	if err := run(*addr, os.Stdout); err != nil {
+		log.Fatalf("metrics: %v", err)
+	}
+}
+
+func run(addr string, out io.Writer) error {
+	if addr == "" {
+		bound, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer stop()
+		addr = bound
+	}
+	exporter, err := stdoutmetric.New(stdoutmetric.WithWriter(out), stdoutmetric.WithPrettyPrint())
+	if err != nil {
+		return err
+	}
+	// Shutting the provider down, after the clients have closed (defers run
+	// last-in first-out), exports what they recorded, once.
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exporter)))
+	defer provider.Shutdown(context.Background())
+
+	ctx := context.Background()
+	var replicas []*client.QuorumQuestClient
+	for _, id := range []string{"replica-a", "replica-b"} {
+		c, err := client.NewQuorumQuestClient("metrics-demo", "example", 3*time.Second, addr,
+			client.WithClientID(id), otelmetrics.Option(provider))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		replicas = append(replicas, c)
+	}
+	a, b := replicas[0], replicas[1]
+	if _, err := a.TryAcquireLock(ctx); err != nil { // a leads
+		return err
+	}
+	if _, err := b.TryAcquireLock(ctx); err != nil { // b is denied and waits
+		return err
+	}
+	if err := a.ReleaseLock(ctx); err != nil { // a hands over
+		return err
+	}
+	_, err = b.TryAcquireLock(ctx) // b leads
+	return err
+}
