@@ -268,7 +268,6 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	if e.c.cfg.logger.Enabled(context.Background(), slog.LevelDebug) { // spare the boxing of the arguments
 		e.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
 	}
-	t.Deadline = deadline
 	if ch.From.Leading() && !ch.To.Leading() {
 		e.endTenure(t)
 	}
@@ -278,6 +277,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	for w := range e.watchers {
 		w.send(t)
 	}
+	e.observe(t, ch.Event, deadline)
 }
 
 // close serves Close: leadership ends, calls in flight are cancelled, the

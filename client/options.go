@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
@@ -42,7 +43,8 @@ type config struct {
 	keepAliveInterval time.Duration // 0: a third of the TTL
 	policy            transport.LeasePolicy
 	hooks             []func(Transition)
-	hookFactories     []func(Identity) (func(Transition), error) // see identity.go
+	observerFactories []observe.Factory // see observe.go
+	observers         []observe.Observer
 	logger            *slog.Logger
 }
 
@@ -254,9 +256,6 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 			return nil, err
 		}
 		c.clientID = id
-	}
-	if err := c.buildHooks(); err != nil {
-		return nil, err
 	}
 	return c, nil
 }

@@ -30,9 +30,4 @@ type Transition struct {
 	// Err is the error behind the change, if any: the failed call or the
 	// server's refusal.
 	Err error
-	// Deadline is the local deadline of the lease after the change while To
-	// is leader or refreshing (as GetRemainingLease counts down to), and
-	// zero otherwise. A renewal's Granted transition carries the new
-	// deadline; the transition that sent the renewal, the old one.
-	Deadline time.Time
 }

@@ -37,9 +37,9 @@ func (m describingMeter) Int64Counter(name string, opts ...metric.Int64CounterOp
 	return m.Meter.Int64Counter(name, opts...)
 }
 
-func (m describingMeter) Int64Gauge(name string, opts ...metric.Int64GaugeOption) (metric.Int64Gauge, error) {
-	m.note(name, "gauge", metric.NewInt64GaugeConfig(opts...).Unit())
-	return m.Meter.Int64Gauge(name, opts...)
+func (m describingMeter) Int64ObservableGauge(name string, opts ...metric.Int64ObservableGaugeOption) (metric.Int64ObservableGauge, error) {
+	m.note(name, "gauge", metric.NewInt64ObservableGaugeConfig(opts...).Unit())
+	return m.Meter.Int64ObservableGauge(name, opts...)
 }
 
 func (m describingMeter) Float64Histogram(name string, opts ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {

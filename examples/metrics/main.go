@@ -1,6 +1,6 @@
 // Command metrics shows package otelmetrics: two replicas share one
-// OpenTelemetry MeterProvider, one leads and hands over to the other; once
-// both have closed, the SDK's stdout exporter prints every data point.
+// OpenTelemetry MeterProvider, one leads and hands over to the other, and
+// the SDK's stdout exporter prints every data point recorded.
 //
 //	go run ./examples/metrics [-addr host:port]
 //
@@ -20,6 +20,7 @@ import (
 	"github.com/quorum-quest/client-go/otelmetrics"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 func main() {
@@ -43,9 +44,10 @@ func run(addr string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Shutting the provider down, after the clients have closed (defers run
-	// last-in first-out), exports what they recorded, once.
-	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exporter)))
+	// A service would export periodically, with
+	// sdkmetric.NewPeriodicReader(exporter); this demo exports once, below.
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(context.Background())
 
 	ctx := context.Background()
@@ -69,6 +71,12 @@ func run(addr string, out io.Writer) error {
 	if err := a.ReleaseLock(ctx); err != nil { // a hands over
 		return err
 	}
-	_, err = b.TryAcquireLock(ctx) // b leads
-	return err
+	if _, err := b.TryAcquireLock(ctx); err != nil { // b leads
+		return err
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		return err
+	}
+	return exporter.Export(ctx, &rm)
 }

@@ -13,7 +13,10 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/otelmetrics"
 	"github.com/quorum-quest/client-go/pb"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -36,12 +39,23 @@ func NewLoopback() (*Loopback, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	l, err := DialLoopback(addr)
 	if err != nil {
 		stop()
 		return nil, err
 	}
-	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: stop}, nil
+	l.stop = stop
+	return l, nil
+}
+
+// DialLoopback connects to a server already listening at addr, such as
+// one in another process; Close then closes only the connection.
+func DialLoopback(addr string) (*Loopback, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: func() {}}, nil
 }
 
 // Close stops the server and closes the connection.
@@ -71,8 +85,48 @@ func BareTryAcquireLock(b *testing.B, l *Loopback) {
 
 // ClientTryAcquireLock is the same call through the client, which renews
 // the lease through its state machine (leader -> refreshing -> leader).
-func ClientTryAcquireLock(b *testing.B, l *Loopback) {
-	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", client.WithConn(l.Conn))
+func ClientTryAcquireLock(b *testing.B, l *Loopback) { clientTryAcquireLock(b, l) }
+
+// MetricsTryAcquireLock is ClientTryAcquireLock with metrics on: see
+// withMetrics.
+func MetricsTryAcquireLock(b *testing.B, l *Loopback) {
+	clientTryAcquireLock(b, l, withMetrics(b))
+}
+
+// withMetrics gives a client otelmetrics with the OpenTelemetry SDK
+// behind it, collected every 20ms (a production reader collects every
+// minute or so), so that the measurement includes what the provider does
+// with the client's measurements as well as the counting on the call path.
+func withMetrics(b *testing.B) client.Option {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var rm metricdata.ResourceMetrics
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := reader.Collect(context.Background(), &rm); err != nil {
+					b.Error(err)
+				}
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		close(stop)
+		<-done
+		provider.Shutdown(context.Background())
+	})
+	return otelmetrics.Option(provider)
+}
+
+func clientTryAcquireLock(b *testing.B, l *Loopback, opts ...client.Option) {
+	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", append(opts, client.WithConn(l.Conn))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +163,12 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 // a KeepAlive call and two transitions of the machine. The benchmark waits
 // for b.N renewals, counted as they complete by an interceptor on a
 // connection of its own to the same server.
-func ClientKeepAlive(b *testing.B, l *Loopback) {
+func ClientKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l) }
+
+// MetricsKeepAlive is ClientKeepAlive with metrics on: see withMetrics.
+func MetricsKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l, withMetrics(b)) }
+
+func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 	renewed := make(chan struct{})
 	var want, got atomic.Int64
 	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -125,7 +184,7 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 	}
 	defer conn.Close()
 	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
-		client.WithConn(conn), client.WithKeepAliveInterval(time.Nanosecond))
+		append(opts, client.WithConn(conn), client.WithKeepAliveInterval(time.Nanosecond))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,12 +208,13 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 	c.StopKeepAlive()
 }
 
-// Benchmarks lists the call benchmarks by name, each paired name "bare"
-// and "client" for the side-by-side table.
+// Benchmarks lists the call benchmarks by name, each run "bare", through
+// the "client", and through the client with metrics on, for the
+// side-by-side table.
 var Benchmarks = []struct {
-	Name         string
-	Bare, Client func(*testing.B, *Loopback)
+	Name                  string
+	Bare, Client, Metrics func(*testing.B, *Loopback)
 }{
-	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock},
-	{"KeepAlive", BareKeepAlive, ClientKeepAlive},
+	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
+	{"KeepAlive", BareKeepAlive, ClientKeepAlive, MetricsKeepAlive},
 }
