@@ -75,12 +75,14 @@ func BareTryAcquireLock(b *testing.B, l *Loopback) {
 	req := &pb.TryAcquireLockRequest{Service: "bench", Domain: domain(), ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	ctx := context.Background()
 	b.ReportAllocs()
+	start := CPUTime()
 	for b.Loop() {
 		resp, err := l.Stub.TryAcquireLock(ctx, req)
 		if err != nil || !resp.GetIsLeader() {
 			b.Fatalf("TryAcquireLock: %v %v", resp, err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // ClientTryAcquireLock is the same call through the client, which renews
@@ -133,11 +135,13 @@ func clientTryAcquireLock(b *testing.B, l *Loopback, opts ...client.Option) {
 	defer c.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
+	start := CPUTime()
 	for b.Loop() {
 		if ok, err := c.TryAcquireLock(ctx); !ok {
 			b.Fatalf("TryAcquireLock: %v", err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // BareKeepAlive is the baseline for a renewal: the generated stub's
@@ -150,12 +154,14 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 	}
 	req := &pb.KeepAliveRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	b.ReportAllocs()
+	start := CPUTime()
 	for b.Loop() {
 		resp, err := l.Stub.KeepAlive(ctx, req)
 		if err != nil || resp.GetLeaseLength().AsDuration() <= 0 {
 			b.Fatalf("KeepAlive: %v %v", resp, err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // ClientKeepAlive measures the client's own keep-alive: started with an
@@ -196,6 +202,7 @@ func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 	want.Store(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
+	start := CPUTime()
 	if err := c.StartKeepAlive(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -205,6 +212,7 @@ func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 		b.Fatalf("only %d of %d renewals", got.Load(), b.N)
 	}
 	b.StopTimer()
+	reportCPU(b, start)
 	c.StopKeepAlive()
 }
 
