@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 const (
@@ -21,7 +21,7 @@ var bg = context.Background()
 
 // newClient returns a client of srv's lock that is closed when the test
 // ends and whose transitions count towards the table's coverage.
-func newClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
+func newClient(t *testing.T, srv *qqtest.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
 	t.Helper()
 	base := []client.Option{
 		client.WithServerStub(srv.Stub()),
@@ -96,7 +96,7 @@ func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
 }
 
 // newRecordedClient is newClient with a recorder of its transitions.
-func newRecordedClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) (*client.QuorumQuestClient, *recorder) {
+func newRecordedClient(t *testing.T, srv *qqtest.Server, id string, opts ...client.Option) (*client.QuorumQuestClient, *recorder) {
 	t.Helper()
 	rec := newRecorder()
 	return newClient(t, srv, id, append(opts, rec.option())...), rec

@@ -62,7 +62,7 @@ func WithClientID(id string) Option {
 }
 
 // WithServerStub makes the client call stub instead of dialling address, for
-// tests (internal/testutil's Server.Stub) or a transport managed elsewhere.
+// tests (qqtest's Server.Stub) or a transport managed elsewhere.
 // The client does not close a stub. address is then unused and may be
 // empty.
 func WithServerStub(stub pb.LeaderElectionServiceClient) Option {

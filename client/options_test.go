@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 )
 
 func TestInvalidConfiguration(t *testing.T) {
-	stub := client.WithServerStub(testutil.NewServer().Stub())
+	stub := client.WithServerStub(qqtest.NewUnstartedServer().Stub())
 	cases := []struct {
 		name            string
 		service, domain string
@@ -83,7 +83,7 @@ func TestValidConfigurationEdges(t *testing.T) {
 }
 
 func TestRandomClientIDsDiffer(t *testing.T) {
-	stub := client.WithServerStub(testutil.NewServer().Stub())
+	stub := client.WithServerStub(qqtest.NewUnstartedServer().Stub())
 	a, err := client.NewQuorumQuestClient(service, domain, ttl, "x", stub)
 	if err != nil {
 		t.Fatal(err)

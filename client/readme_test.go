@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // basicExample returns the Go code under "### Basic Example" in a README.
@@ -52,7 +52,7 @@ func TestReadmeBasicExample(t *testing.T) {
 	if !strings.Contains(code, `"localhost:5050"`) {
 		t.Fatal("basic example no longer dials localhost:5050")
 	}
-	addr := testutil.TCPAddr(t, testutil.NewServer())
+	addr := qqtest.NewServer(t).Addr()
 	code = strings.Replace(code, `"localhost:5050"`, `"`+addr+`"`, 1)
 
 	dir, err := os.MkdirTemp("..", "_readme-example-") // inside the module, ignored by ./...

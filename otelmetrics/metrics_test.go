@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/otelmetrics"
+	"github.com/quorum-quest/client-go/qqtest"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -145,7 +145,7 @@ func TestScriptedElection(t *testing.T) {
 		defer provider.Shutdown(bg)
 		opt := otelmetrics.Option(provider, otelmetrics.WithAttributes(attribute.String("deployment.environment.name", "test")))
 
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		newClient := func(id string) *client.QuorumQuestClient {
 			c, err := client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(srv.Stub()), client.WithClientID(id), opt)
 			if err != nil {
@@ -173,7 +173,7 @@ func TestScriptedElection(t *testing.T) {
 		})
 
 		// 0s: a's first grant arrives 40ms after it was asked for.
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Delay: 40 * time.Millisecond} })
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Delay: 40 * time.Millisecond} })
 		try(a, true)
 		srv.SetFaultFunc(nil)
 		got := collect(t, reader)
@@ -189,7 +189,7 @@ func TestScriptedElection(t *testing.T) {
 		try(a, true)
 		// 10s: a renewal fails; the lease (to 19.75s) still runs.
 		at(10 * time.Second)
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Code: codes.Unavailable} })
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Code: codes.Unavailable} })
 		try(a, true)
 		srv.SetFaultFunc(nil)
 		// 19.75s: the lease runs out; a is lost.

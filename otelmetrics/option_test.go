@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/otelmetrics"
+	"github.com/quorum-quest/client-go/qqtest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
@@ -14,7 +14,7 @@ import (
 )
 
 func newWith(opt client.Option) (*client.QuorumQuestClient, error) {
-	return client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(testutil.NewServer().Stub()), opt)
+	return client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(qqtest.NewUnstartedServer().Stub()), opt)
 }
 
 // refusingProvider's meter fails to create counters.

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/otelmetrics"
+	"github.com/quorum-quest/client-go/qqtest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
@@ -33,7 +33,7 @@ func BenchmarkRenewalInMemory(b *testing.B) {
 		{"metrics", func(b *testing.B) []client.Option { return []client.Option{sdk(b)} }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			opts := append(bc.opts(b), client.WithServerStub(testutil.NewServer().Stub()))
+			opts := append(bc.opts(b), client.WithServerStub(qqtest.NewUnstartedServer().Stub()))
 			c, err := client.NewQuorumQuestClient(service, domain, ttl, "", opts...)
 			if err != nil {
 				b.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 )
 
@@ -48,12 +49,12 @@ type replica struct {
 
 func run(addr, service, domain string, ttl time.Duration) error {
 	if addr == "" {
-		bound, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
-		if err != nil {
+		srv := qqtest.NewUnstartedServer()
+		if err := srv.Start(); err != nil {
 			return err
 		}
-		defer stop()
-		addr = bound
+		defer srv.Close()
+		addr = srv.Addr()
 		say("in-process server listening on %s", addr)
 	}
 	elected := make(chan *replica, 3)

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 func main() {
@@ -87,7 +87,7 @@ func work(leading context.Context, id string, batch time.Duration) {
 // demo shows a loss on an in-process server: after a while the server
 // forgets the lease and a rival takes the lock.
 func demo(ctx context.Context, id string, ttl, batch time.Duration) error {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	stub := client.WithServerStub(srv.Stub())
 	worker, err := client.NewQuorumQuestClient("leader-work", "example", ttl, "", stub, client.WithClientID(id))
 	if err != nil {

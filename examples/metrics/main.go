@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/otelmetrics"
+	"github.com/quorum-quest/client-go/qqtest"
 	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -33,12 +33,12 @@ func main() {
 
 func run(addr string, out io.Writer) error {
 	if addr == "" {
-		bound, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
-		if err != nil {
+		srv := qqtest.NewUnstartedServer()
+		if err := srv.Start(); err != nil {
 			return err
 		}
-		defer stop()
-		addr = bound
+		defer srv.Close()
+		addr = srv.Addr()
 	}
 	exporter, err := stdoutmetric.New(stdoutmetric.WithWriter(out), stdoutmetric.WithPrettyPrint())
 	if err != nil {

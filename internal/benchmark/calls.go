@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/otelmetrics"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
@@ -34,17 +34,16 @@ type Loopback struct {
 
 // NewLoopback starts the server and dials it.
 func NewLoopback() (*Loopback, error) {
-	srv := testutil.NewServer()
-	addr, stop, err := testutil.ServeTCP(srv, "127.0.0.1:0")
-	if err != nil {
+	srv := qqtest.NewUnstartedServer()
+	if err := srv.Start(); err != nil {
 		return nil, err
 	}
-	l, err := DialLoopback(addr)
+	l, err := DialLoopback(srv.Addr())
 	if err != nil {
-		stop()
+		srv.Close()
 		return nil, err
 	}
-	l.stop = stop
+	l.stop = srv.Close
 	return l, nil
 }
 
