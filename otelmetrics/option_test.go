@@ -81,3 +81,19 @@ func TestOptionShared(t *testing.T) {
 		}
 	}
 }
+
+// A client whose construction fails after its metrics were set up leaves
+// nothing behind: no gauge series, no callback.
+func TestFailedConstructionDetaches(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(bg)
+	_, err := client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(qqtest.NewUnstartedServer().Stub()),
+		otelmetrics.Option(provider), otelmetrics.Option(nil))
+	if !errors.Is(err, otelmetrics.ErrNilProvider) {
+		t.Fatalf("err = %v, want ErrNilProvider", err)
+	}
+	if got := collect(t, reader); len(got) != 0 {
+		t.Fatalf("a client that was never made reports %v", got)
+	}
+}
