@@ -95,7 +95,7 @@ func MetricsTryAcquireLock(b *testing.B, l *Loopback) {
 }
 
 // withMetrics gives a client otelmetrics with the OpenTelemetry SDK
-// behind it, collected every 20ms (a production reader collects every
+// behind it, collected every 100ms (a production reader collects every
 // minute or so), so that the measurement includes what the provider does
 // with the client's measurements as well as the counting on the call path.
 func withMetrics(b *testing.B) client.Option {
@@ -104,7 +104,7 @@ func withMetrics(b *testing.B) client.Option {
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		var rm metricdata.ResourceMetrics
 		for {
