@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
-
 	"github.com/quorum-quest/client-go/internal/observe"
 )
 

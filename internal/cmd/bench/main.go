@@ -185,11 +185,19 @@ func callRows(addr string, rounds int) ([]row, error) {
 	}
 	defer l.Close()
 	for _, bm := range benchmark.Benchmarks {
-		var bare, cl, met []testing.BenchmarkResult
-		for range rounds { // interleaved, so drift in the machine hits all three
-			bare = append(bare, testing.Benchmark(func(b *testing.B) { bm.Bare(b, l) }))
-			cl = append(cl, testing.Benchmark(func(b *testing.B) { bm.Client(b, l) }))
-			met = append(met, testing.Benchmark(func(b *testing.B) { bm.Metrics(b, l) }))
+		bare, cl, met := make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds)
+		runs := []struct {
+			f   func(*testing.B, *benchmark.Loopback)
+			out []testing.BenchmarkResult
+		}{{bm.Bare, bare}, {bm.Client, cl}, {bm.Metrics, met}}
+		for i := range rounds {
+			// Interleaved, so drift in the machine hits all three, and in
+			// an order rotated each round, so that no variant always runs
+			// first or last.
+			for k := range runs {
+				r := runs[(i+k)%len(runs)]
+				r.out[i] = testing.Benchmark(func(b *testing.B) { r.f(b, l) })
+			}
 		}
 		b := median(bare)
 		for _, side := range []struct {
@@ -207,6 +215,12 @@ func callRows(addr string, rounds int) ([]row, error) {
 				verdict(wall <= side.limit),
 			})
 		}
+		// What metrics add, paired per round with the client without them.
+		rows = append(rows, row{
+			fmt.Sprintf("%s: metrics on / metrics off (what otelmetrics adds; median of %d rounds' ratios)", bm.Name, rounds),
+			fmt.Sprintf("%.3f (CPU per call %.3f)", medianRatio(met, cl, wallPerOp), medianRatio(met, cl, cpuPerOp)),
+			"",
+		})
 		fmt.Fprintf(os.Stderr, "%s done\n", bm.Name)
 	}
 	return rows, nil
