@@ -52,7 +52,7 @@ func (c *config) closeObservers() {
 
 // observe hands a transition to the observers. e.mu must be held.
 func (e *election) observe(t Transition, ev fsm.Event, deadline time.Time) {
-	for _, o := range e.c.cfg.observers {
+	for _, o := range e.observers {
 		o.Transition(observe.Transition{From: t.From, To: t.To, Event: ev, At: t.At, Deadline: deadline})
 	}
 }

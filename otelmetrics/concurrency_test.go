@@ -29,7 +29,7 @@ func TestConcurrentCollection(t *testing.T) {
 	hook := func(tr client.Transition) {
 		mu.Lock()
 		defer mu.Unlock()
-		seen[change("c", string(tr.From), string(tr.To), tr.Event)]++
+		seen[change("c", string(tr.From), string(tr.To), string(tr.Event))]++
 		if tr.Event == "granted" {
 			select {
 			case renewed <- struct{}{}:
