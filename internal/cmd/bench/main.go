@@ -223,6 +223,17 @@ func callRows(addr string, rounds int) ([]row, error) {
 		})
 		fmt.Fprintf(os.Stderr, "%s done\n", bm.Name)
 	}
+	ab, err := benchmark.MeasureMetricsAB(l, 200, 500)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, row{
+		fmt.Sprintf("TryAcquireLock: metrics on / off, A/B (%d calls each, alternating blocks of 500)", ab.Calls),
+		fmt.Sprintf("%.3f (CPU per call %.3f): off %v, on %v per call",
+			float64(ab.WallOn)/float64(ab.WallOff), float64(ab.CPUOn)/float64(ab.CPUOff),
+			ab.WallOff/time.Duration(ab.Calls), ab.WallOn/time.Duration(ab.Calls)),
+		"",
+	})
 	return rows, nil
 }
 
