@@ -542,3 +542,30 @@ func TestHealthAfterExpiryWrapsTheFailedRenewal(t *testing.T) {
 		}
 	})
 }
+
+// The health check turns unhealthy once calls have failed for the
+// tolerance: at exactly the tolerance, not a moment later.
+func TestHealthTurnsUnhealthyAtExactlyTheTolerance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Code: codes.Unavailable} })
+		const tolerance = 10 * time.Second
+		h, err := client.NewHealthCheck(tolerance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newMutantKiller(t, srv, "health-edge", 15*time.Second, client.WithHealthCheck(h))
+		if _, err := c.TryAcquireLock(context.Background()); status.Code(err) != codes.Unavailable {
+			t.Fatalf("TryAcquireLock = %v, want Unavailable", err)
+		}
+		synctest.Wait() // the health check's hook has seen the failure
+		time.Sleep(tolerance - time.Nanosecond)
+		if err := h.Check(); err != nil {
+			t.Fatalf("unhealthy 1ns before the tolerance: %v", err)
+		}
+		time.Sleep(time.Nanosecond)
+		if err := h.Check(); !errors.Is(err, client.ErrUnhealthy) || status.Code(err) != codes.Unavailable {
+			t.Fatalf("Check at the tolerance = %v, want ErrUnhealthy wrapping Unavailable", err)
+		}
+	})
+}
