@@ -569,3 +569,28 @@ func TestHealthTurnsUnhealthyAtExactlyTheTolerance(t *testing.T) {
 		}
 	})
 }
+
+// Every transition reaches a logger enabled at Debug as a record of its
+// own, "quorumquest: transition", with from, to and event.
+func TestTransitionsAreLoggedAtDebug(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		logs := &logRecords{}
+		c := newMutantKiller(t, qqtest.NewUnstartedServer(), "debug-log", 15*time.Second, client.WithLogger(slog.New(logs)))
+		leadOnce(t, c)
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		var got []string
+		for _, r := range logs.records {
+			if r.Level != slog.LevelDebug || r.Message != "quorumquest: transition" {
+				continue
+			}
+			attrs := map[string]string{}
+			r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			got = append(got, attrs["from"]+" -"+attrs["event"]+"-> "+attrs["to"])
+		}
+		want := []string{"follower -acquire-> acquiring", "acquiring -granted-> leader"}
+		if strings.Join(got, "; ") != strings.Join(want, "; ") {
+			t.Fatalf("transition records %q, want %q", got, want)
+		}
+	})
+}
