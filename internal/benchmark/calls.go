@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -21,18 +20,20 @@ import (
 // TTL is the lease the call benchmarks ask for.
 const TTL = 15 * time.Second
 
-// Loopback is an in-memory server on a loopback port and one connection to
-// it, the setting every call benchmark shares.
+// Loopback is an in-memory server in a child process on a loopback port and
+// one connection to it, the setting every call benchmark shares. The server
+// is out of process, as a real one is, so that the benchmarks count only
+// the client's CPU and allocations.
 type Loopback struct {
 	Conn *grpc.ClientConn
 	Stub pb.LeaderElectionServiceClient
 	stop func()
 }
 
-// NewLoopback starts the server and dials it.
+// NewLoopback starts the server (see StartServer: the binary must call
+// ServeIfChild first) and dials it.
 func NewLoopback() (*Loopback, error) {
-	srv := testutil.NewServer()
-	addr, stop, err := testutil.ServeTCP(srv, "127.0.0.1:0")
+	addr, stop, err := StartServer()
 	if err != nil {
 		return nil, err
 	}
@@ -107,25 +108,12 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 // ClientKeepAlive measures the client's own keep-alive: started with an
 // interval of a nanosecond, it renews back to back, each renewal a timer,
 // a KeepAlive call and two transitions of the machine. The benchmark waits
-// for b.N renewals, counted as they complete by an interceptor on a
-// connection of its own to the same server.
+// for b.N renewals, counted as they complete by a wrapper around the
+// generated stub on the same connection as the bare benchmark's.
 func ClientKeepAlive(b *testing.B, l *Loopback) {
-	renewed := make(chan struct{})
-	var want, got atomic.Int64
-	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := invoke(ctx, method, req, reply, cc, opts...)
-		if method == pb.LeaderElectionService_KeepAlive_FullMethodName && got.Add(1) == want.Load() {
-			close(renewed)
-		}
-		return err
-	}
-	conn, err := grpc.NewClient(l.Conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(count))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	stub := &countingStub{LeaderElectionServiceClient: l.Stub, renewed: make(chan struct{})}
 	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
-		client.WithConn(conn), client.WithKeepAliveInterval(time.Nanosecond))
+		client.WithServerStub(stub), client.WithKeepAliveInterval(time.Nanosecond))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -134,19 +122,35 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 	if ok, err := c.TryAcquireLock(ctx); !ok {
 		b.Fatal(err)
 	}
-	want.Store(int64(b.N))
+	stub.want.Store(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
 	if err := c.StartKeepAlive(ctx); err != nil {
 		b.Fatal(err)
 	}
 	select {
-	case <-renewed:
+	case <-stub.renewed:
 	case <-time.After(time.Minute + time.Duration(b.N)*time.Millisecond):
-		b.Fatalf("only %d of %d renewals", got.Load(), b.N)
+		b.Fatalf("only %d of %d renewals", stub.got.Load(), b.N)
 	}
 	b.StopTimer()
 	c.StopKeepAlive()
+}
+
+// countingStub is the generated stub, counting KeepAlive calls as they
+// complete and closing renewed at the wanted count.
+type countingStub struct {
+	pb.LeaderElectionServiceClient
+	want, got atomic.Int64
+	renewed   chan struct{}
+}
+
+func (s *countingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, opts ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
+	resp, err := s.LeaderElectionServiceClient.KeepAlive(ctx, req, opts...)
+	if s.got.Add(1) == s.want.Load() {
+		close(s.renewed)
+	}
+	return resp, err
 }
 
 // Benchmarks lists the call benchmarks by name, each paired name "bare"

@@ -1,34 +1,30 @@
 // Command bench measures the client against the goals of docs/performance.md
 // and prints one table, each goal beside its figure. `make bench` runs it.
 //
-// The server runs in a child process (this binary with -serve) on loopback
-// TCP, so that the CPU figures are the client's alone.
+// The server runs in a child process (this binary again, see
+// benchmark.ServeIfChild) on loopback TCP, so that the CPU and allocation
+// figures are the client's alone.
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
-	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/quorum-quest/client-go/internal/benchmark"
-	"github.com/quorum-quest/client-go/internal/testutil"
 )
 
 func main() {
+	benchmark.ServeIfChild()
 	testing.Init()
-	serve := flag.Bool("serve", false, "run only the in-memory server and print its address (used by the bench itself)")
 	sizes := flag.String("sizes", "1000,10000,50000", "numbers of elections for the scale measurement")
 	window := flag.Duration("window", 30*time.Second, "how long CPU is measured at each scale")
 	elections := flag.Int("elections", 200, "elections measured at once for failover and handover")
@@ -38,53 +34,9 @@ func main() {
 	calls := flag.Bool("calls", true, "run the call benchmarks")
 	takeovers := flag.Bool("takeovers", true, "run the failover and handover measurements")
 	flag.Parse()
-	if *serve {
-		runServer()
-		return
-	}
 	if err := run(*sizes, *window, *elections, *ttl, *rounds, *calls, *takeovers); err != nil {
 		log.Fatalf("bench: %v", err)
 	}
-}
-
-func runServer() {
-	addr, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(addr)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	stop()
-}
-
-// startServer runs this binary with -serve and returns the address it
-// listens on.
-func startServer() (string, func(), error) {
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command(self, "-serve")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("server did not start: %w", err)
-	}
-	return strings.TrimSpace(line), stop, nil
 }
 
 type row struct{ goal, figure, verdict string }
@@ -125,7 +77,7 @@ func run(sizes string, window time.Duration, elections int, ttl time.Duration, r
 		rows = append(rows, r...)
 	}
 
-	addr, stop, err := startServer()
+	addr, stop, err := benchmark.StartServer()
 	if err != nil {
 		return err
 	}
