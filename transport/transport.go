@@ -33,9 +33,15 @@ type Config struct {
 // Transport makes the calls for one lock and one client. It is safe for
 // concurrent use and holds no state between calls.
 type Transport struct {
-	stub    pb.LeaderElectionServiceClient
-	cfg     Config
-	wireTTL int32
+	stub pb.LeaderElectionServiceClient
+	cfg  Config
+	// The requests never change for a lock and a client, so they are built
+	// once. gRPC only reads a request while marshalling it, which is safe
+	// from several goroutines at once (proto messages are safe for
+	// concurrent reads).
+	tryReq  *pb.TryAcquireLockRequest
+	keepReq *pb.KeepAliveRequest
+	relReq  *pb.ReleaseLockRequest
 }
 
 // Result is the outcome of a TryAcquireLock or KeepAlive call, as an event
@@ -64,7 +70,13 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("transport: call timeout %v must be positive", cfg.Timeout)
 	}
-	return &Transport{stub: stub, cfg: cfg, wireTTL: wire}, nil
+	l := cfg.Lock
+	return &Transport{
+		stub: stub, cfg: cfg,
+		tryReq:  &pb.TryAcquireLockRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID, Ttl: wire},
+		keepReq: &pb.KeepAliveRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID, Ttl: wire},
+		relReq:  &pb.ReleaseLockRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID},
+	}, nil
 }
 
 // Dial opens a connection to address for the client to own. It adds no
@@ -92,12 +104,8 @@ func (t *Transport) callContext(ctx context.Context, before time.Time) (context.
 func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 	ctx, cancel := t.callContext(ctx, before)
 	defer cancel()
-	req := &pb.TryAcquireLockRequest{
-		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain,
-		ClientId: t.cfg.Lock.ClientID, Ttl: t.wireTTL,
-	}
 	sent := time.Now()
-	resp, err := t.stub.TryAcquireLock(ctx, req)
+	resp, err := t.stub.TryAcquireLock(ctx, t.tryReq)
 	switch {
 	case err != nil:
 		return failure(sent, "TryAcquireLock", err)
@@ -112,12 +120,8 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
 	ctx, cancel := t.callContext(ctx, before)
 	defer cancel()
-	req := &pb.KeepAliveRequest{
-		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain,
-		ClientId: t.cfg.Lock.ClientID, Ttl: t.wireTTL,
-	}
 	sent := time.Now()
-	resp, err := t.stub.KeepAlive(ctx, req)
+	resp, err := t.stub.KeepAlive(ctx, t.keepReq)
 	if err != nil {
 		return failure(sent, "KeepAlive", err)
 	}
@@ -138,9 +142,7 @@ func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
 func (t *Transport) Release(ctx context.Context) error {
 	ctx, cancel := t.callContext(ctx, time.Time{})
 	defer cancel()
-	_, err := t.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{
-		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain, ClientId: t.cfg.Lock.ClientID,
-	})
+	_, err := t.stub.ReleaseLock(ctx, t.relReq)
 	if err != nil {
 		return fmt.Errorf("ReleaseLock: %w", err)
 	}
