@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
@@ -19,18 +18,11 @@ type QuorumQuestClient struct {
 	rpc  *transport.Transport
 	conn *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
 	e    *election
-	snap atomic.Pointer[snapshot]
+	snap published
 	// closing is closed when Close begins, for waits that must end then.
 	closing  chan struct{}
 	closed   sync.Once
 	closeErr error
-}
-
-// snapshot is what the election publishes after every transition: readers
-// never touch the machine.
-type snapshot struct {
-	state    State
-	deadline time.Time // local end of the lease; meaningful while leading
 }
 
 // NewQuorumQuestClient returns a client for the lock of service in domain,
@@ -71,7 +63,7 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 		c.closeConn()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	c.snap.Store(&snapshot{state: StateFollower})
+	c.snap.init(snapshot{state: StateFollower})
 	c.e = newElection(c)
 	return c, nil
 }

@@ -230,7 +230,7 @@ func (e *election) release(ctx context.Context) error {
 }
 
 func (e *election) setDeadline(d time.Time) {
-	e.c.snap.Store(&snapshot{state: e.m.State(), deadline: d})
+	e.c.snap.Store(snapshot{state: e.m.State(), deadline: d})
 	e.expiry.Reset(time.Until(d))
 }
 
@@ -263,7 +263,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 		e.expiry.Stop()
 		e.stopKeepAlive()
 	}
-	e.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
+	e.c.snap.Store(snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: string(ch.Event), At: time.Now(), Err: ch.Cause}
 	if e.c.cfg.logger.Enabled(context.Background(), slog.LevelDebug) { // spare the boxing of the arguments
 		e.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
