@@ -37,6 +37,13 @@ type election struct {
 	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
 	// result from any other call is stale and dropped.
 	call *call
+	// sending is the call being sent, which scope and callTimer serve
+	// (callcontext.go); unlike call, it stays set when the call is
+	// abandoned, until the call returns.
+	sending   *call
+	scope     context.Context
+	endScope  context.CancelCauseFunc
+	callTimer *time.Timer
 	// lastCall is closed when the most recently started call of any kind
 	// has returned. Each call waits for its predecessor, so the server sees
 	// a client's calls in the order the client made them: a release can
@@ -63,9 +70,16 @@ type election struct {
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
 // callers waiting for its outcome besides the one that started it.
 type call struct {
-	cancel  context.CancelFunc
+	ctx     callContext
+	renewal *keepAlive // the keep-alive that sent it; nil for TryAcquireLock
 	waiters []chan acquireReply
 	ended   error // why endCall abandoned it, for the caller that started it
+	// stopCaller unregisters the caller's context from ending the call.
+	stopCaller func() bool
+	// cancelled is set when the call is cancelled before it is sent; wake,
+	// made only when the call has to wait for its turn, is then closed.
+	cancelled bool
+	wake      chan struct{}
 }
 
 type acquireReply struct {
@@ -84,6 +98,9 @@ func newElection(c *QuorumQuestClient) *election {
 	close(e.lastCall)
 	e.expiry = time.AfterFunc(time.Hour, e.expire)
 	e.expiry.Stop()
+	e.scope, e.endScope = context.WithCancelCause(context.Background())
+	e.callTimer = time.AfterFunc(time.Hour, e.callTimedOut)
+	e.callTimer.Stop()
 	e.lifetime, e.endLife = context.WithCancel(context.Background())
 	for _, h := range c.cfg.hooks {
 		e.hooks = append(e.hooks, startHook(h, c.cfg.logger))
@@ -110,7 +127,7 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 		}
 	}
 	e.fire(fsm.Acquire, nil)
-	r := e.runCall(ctx, e.c.rpc.TryAcquire, time.Time{})
+	r := e.runCall(ctx, nil, e.c.rpc.TryAcquire, time.Time{})
 	if r.err != nil && ctx.Err() != nil {
 		// The call failed because ctx ended: say so in terms of ctx.
 		r.err = fmt.Errorf("%w: %w", ctx.Err(), r.err)
@@ -120,25 +137,42 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 
 // runCall sends TryAcquireLock or KeepAlive (do) as the call in flight, on
 // the calling goroutine once every earlier call has returned, and feeds its
-// result to the machine. It is entered with e.mu held and returns with it
-// released.
-func (e *election) runCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cl := &call{cancel: cancel}
+// result to the machine. ctx is the caller's (renewal, for keep-alive's
+// renewals, the keep-alive). It is entered with e.mu held and returns with
+// it released.
+func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
+	cl := &call{renewal: renewal}
 	e.call = cl
 	prev, done := e.enqueue()
+	select {
+	case <-prev: // nothing before it is still out: the usual case
+	default:
+		cl.wake = make(chan struct{})
+		e.mu.Unlock()
+		select {
+		case <-prev:
+		case <-cl.wake:
+		case <-ctx.Done():
+		}
+		e.mu.Lock()
+		if cl != e.call { // abandoned while it waited: never sent
+			close(done)
+			e.mu.Unlock()
+			return acquireReply{leading: e.c.IsLeader(), err: cl.ended}
+		}
+	}
+	// armCall ends the call at once if it was cancelled or ctx has ended,
+	// and do then fails fast with the reason: its result still reaches the
+	// machine.
+	e.armCall(cl, ctx, before)
 	e.mu.Unlock()
 
-	select {
-	case <-prev:
-	case <-ctx.Done():
-	}
-	res := do(ctx, before)
+	res := do(&cl.ctx, before)
 	close(done)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.disarmCall(cl)
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
@@ -191,7 +225,7 @@ func (e *election) endCall(err error) {
 	if e.call == nil {
 		return
 	}
-	e.call.cancel()
+	e.cancelCall(e.call, context.Canceled)
 	e.call.ended = err
 	for _, w := range e.call.waiters {
 		w <- acquireReply{leading: false, err: err}
@@ -289,6 +323,8 @@ func (e *election) close() error {
 	e.fire(fsm.Close, nil)
 	e.closed = true
 	e.endLife()
+	e.callTimer.Stop()
+	e.endScope(ErrClosed) // nothing sends under it any more
 	var prev <-chan struct{}
 	var done chan struct{}
 	if wasHolding {

@@ -88,7 +88,10 @@ func (e *election) stopKeepAlive() {
 		return
 	}
 	e.keepAlive = nil
-	ka.cancel() // also cancels a renewal in flight: its context derives from ka.ctx
+	if cl := e.call; cl != nil && cl.renewal == ka {
+		e.cancelCall(cl, context.Canceled)
+	}
+	ka.cancel()
 	ka.timer.Stop()
 }
 
@@ -105,5 +108,5 @@ func (e *election) renew(ka *keepAlive) {
 	e.renewals.Add(1)
 	defer e.renewals.Done()
 	e.fire(fsm.Refresh, nil)
-	e.runCall(ka.ctx, e.c.rpc.KeepAlive, e.c.snap.Load().deadline)
+	e.runCall(ka.ctx, ka, e.c.rpc.KeepAlive, e.c.snap.Load().deadline)
 }

@@ -2,13 +2,16 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
 	"github.com/quorum-quest/client-go/pb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // Lock names the lock and the client asking for it.
@@ -89,12 +92,25 @@ func Dial(address string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	return grpc.NewClient(address, all...)
 }
 
-// callContext bounds a call by the configured timeout and, when not zero,
-// by before: a renewal that answers after the lease ended is worthless.
-func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
+// Deadline returns the deadline of a call sent now: the configured timeout
+// from now or, when not zero and sooner, before (a renewal that answers
+// after the lease ended is worthless).
+func (t *Transport) Deadline(before time.Time) time.Time {
 	deadline := time.Now().Add(t.cfg.Timeout)
 	if !before.IsZero() && before.Before(deadline) {
 		deadline = before
+	}
+	return deadline
+}
+
+// callContext bounds a call by Deadline(before). A context that already
+// ends by then is used as it is, without the cost of another layer: a
+// caller that sends many calls can bound them more cheaply than a new
+// context.WithDeadline each (see the client's callcontext.go).
+func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
+	deadline := t.Deadline(before)
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)
 }
@@ -108,7 +124,7 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 	resp, err := t.stub.TryAcquireLock(ctx, t.tryReq)
 	switch {
 	case err != nil:
-		return failure(sent, "TryAcquireLock", err)
+		return failure(ctx, sent, "TryAcquireLock", err)
 	case !resp.GetIsLeader():
 		return Result{Event: fsm.Denied, Sent: sent}
 	}
@@ -123,7 +139,7 @@ func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
 	sent := time.Now()
 	resp, err := t.stub.KeepAlive(ctx, t.keepReq)
 	if err != nil {
-		return failure(sent, "KeepAlive", err)
+		return failure(ctx, sent, "KeepAlive", err)
 	}
 	granted := resp.GetLeaseLength().AsDuration()
 	if granted <= 0 {
@@ -149,7 +165,13 @@ func (t *Transport) Release(ctx context.Context) error {
 	return nil
 }
 
-func failure(sent time.Time, method string, err error) Result {
+func failure(ctx context.Context, sent time.Time, method string, err error) Result {
+	if status.Code(err) == codes.Canceled && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		// A context cancelled at its deadline (with the deadline as its
+		// cause) rather than timed out by the context package: gRPC reports
+		// the cancellation, but the call timed out.
+		err = status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	}
 	err = fmt.Errorf("%s: %w", method, err)
 	if Permanent(err) {
 		return Result{Event: fsm.Denied, Sent: sent, Err: err}
