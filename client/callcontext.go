@@ -58,10 +58,12 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 		e.scope, e.endScope = context.WithCancelCause(context.Background())
 	}
 	d := e.c.rpc.Deadline(before)
-	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
-		d = cd
-	}
 	cl.ctx = callContext{scope: e.scope, values: ctx, deadline: d}
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		// ctx's end reaches the call below, after ctx.Err is set, which
+		// the timer could precede: the timer keeps the call's own deadline.
+		cl.ctx.deadline = cd
+	}
 	e.sending = cl
 	e.callTimer.Reset(time.Until(d))
 	if cl.cancelled {
