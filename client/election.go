@@ -44,11 +44,8 @@ type election struct {
 	scope     context.Context
 	endScope  context.CancelCauseFunc
 	callTimer *time.Timer
-	// lastCall is closed when the most recently started call of any kind
-	// has returned. Each call waits for its predecessor, so the server sees
-	// a client's calls in the order the client made them: a release can
-	// never overtake the acquisition before it, nor the reverse.
-	lastCall  chan struct{}
+	// turns orders the calls of every kind (turns.go).
+	turns     turns
 	keepAlive *keepAlive // nil when keep-alive is not running
 	// rng jitters the timers. It is seeded from the client ID: IDs are
 	// unique among a lock's candidates, which is all the decorrelation
@@ -91,11 +88,9 @@ func newElection(c *QuorumQuestClient) *election {
 	e := &election{
 		c:        c,
 		m:        fsm.New(),
-		lastCall: make(chan struct{}),
 		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
 		watchers: map[*watcher]struct{}{},
 	}
-	close(e.lastCall)
 	e.expiry = time.AfterFunc(time.Hour, e.expire)
 	e.expiry.Stop()
 	e.scope, e.endScope = context.WithCancelCause(context.Background())
@@ -143,36 +138,49 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
 	cl := &call{renewal: renewal}
 	e.call = cl
-	prev, done := e.enqueue()
-	select {
-	case <-prev: // nothing before it is still out: the usual case
-	default:
+	holds := true
+	if wait := e.turns.take(); wait != nil { // an earlier call is still out
 		cl.wake = make(chan struct{})
 		e.mu.Unlock()
 		select {
-		case <-prev:
+		case <-wait:
 		case <-cl.wake:
 		case <-ctx.Done():
 		}
 		e.mu.Lock()
+		holds = e.turns.leave(wait)
 		if cl != e.call { // abandoned while it waited: never sent
-			close(done)
+			if holds {
+				e.turns.done()
+			}
 			e.mu.Unlock()
 			return acquireReply{leading: e.c.IsLeader(), err: cl.ended}
 		}
 	}
-	// armCall ends the call at once if it was cancelled or ctx has ended,
-	// and do then fails fast with the reason: its result still reaches the
-	// machine.
-	e.armCall(cl, ctx, before)
+	var callCtx context.Context = &cl.ctx
+	if holds {
+		// armCall ends the call at once if it was cancelled or ctx has
+		// ended, and do then fails fast with the reason.
+		e.armCall(cl, ctx, before)
+	} else {
+		// Cancelled, or ctx ended, while an earlier call is still out: fail
+		// at once with the reason, out of turn but without reaching the
+		// server, rather than wait. The result still reaches the machine.
+		callCtx = ctx
+		if ctx.Err() == nil {
+			callCtx = cancelled
+		}
+	}
 	e.mu.Unlock()
 
-	res := do(&cl.ctx, before)
-	close(done)
+	res := do(callCtx, before)
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.disarmCall(cl)
+	if holds {
+		e.turns.done()
+		e.disarmCall(cl)
+	}
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
@@ -181,12 +189,33 @@ func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(cont
 	return e.finishCall(res)
 }
 
-// enqueue takes the next place in the order of calls: prev is closed when
-// the previous call has returned; the caller closes done when its own has.
-func (e *election) enqueue() (prev <-chan struct{}, done chan struct{}) {
-	prev, done = e.lastCall, make(chan struct{})
-	e.lastCall = done
-	return prev, done
+// cancelled is a context that has ended, for calls that must fail at once.
+var cancelled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// inTurn sends a release (do) once given the turn that take returned as
+// wait, or at once, out of turn, when ctx ends first: it then fails fast.
+func (e *election) inTurn(ctx context.Context, wait chan struct{}, do func(context.Context) error) error {
+	holds := true
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+		}
+		e.mu.Lock()
+		holds = e.turns.leave(wait)
+		e.mu.Unlock()
+	}
+	err := do(ctx)
+	if holds {
+		e.mu.Lock()
+		e.turns.done()
+		e.mu.Unlock()
+	}
+	return err
 }
 
 // finishCall feeds the call in flight's result to the machine and answers
@@ -244,20 +273,15 @@ func (e *election) release(ctx context.Context) error {
 		e.endCall(nil)
 		e.fire(fsm.Release, nil)
 	}
-	prev, done := e.enqueue()
+	wait := e.turns.take()
 	e.mu.Unlock()
-	defer close(done)
 
 	// The caller's context may never end: Close must still be able to cut
 	// the release short.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(e.lifetime, cancel)()
-	select {
-	case <-prev:
-	case <-ctx.Done():
-	}
-	if err := e.c.rpc.Release(ctx); err != nil {
+	if err := e.inTurn(ctx, wait, e.c.rpc.Release); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
 	return nil
@@ -325,10 +349,9 @@ func (e *election) close() error {
 	e.endLife()
 	e.callTimer.Stop()
 	e.endScope(ErrClosed) // nothing sends under it any more
-	var prev <-chan struct{}
-	var done chan struct{}
+	var wait chan struct{}
 	if wasHolding {
-		prev, done = e.enqueue()
+		wait = e.turns.take()
 	}
 	e.mu.Unlock()
 
@@ -336,15 +359,10 @@ func (e *election) close() error {
 	if wasHolding {
 		// Behind the calls just cancelled, and timed from now.
 		ctx, cancel := context.WithTimeout(context.Background(), e.c.cfg.closeTimeout)
-		select {
-		case <-prev:
-		case <-ctx.Done():
-		}
-		if rerr := e.c.rpc.Release(ctx); rerr != nil {
+		if rerr := e.inTurn(ctx, wait, e.c.rpc.Release); rerr != nil {
 			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
 		}
 		cancel()
-		close(done)
 	}
 	e.renewals.Wait()
 	e.mu.Lock()
