@@ -107,6 +107,14 @@ func run(sizes string, window time.Duration, elections int, ttl time.Duration, r
 		if err != nil {
 			return err
 		}
+		ratios = append(ratios, ratio{
+			measure: fmt.Sprintf("CPU per election-minute, %d elections", n),
+			bare:    fmt.Sprintf("%.3f ms", float64(bare)/1e6),
+			client:  fmt.Sprintf("%.3f ms", float64(s.CPUPerElectionMinute)/1e6),
+			ratio:   fmt.Sprintf("%.3f", float64(s.CPUPerElectionMinute)/float64(bare)),
+			goal:    "<= 1.05",
+			met:     float64(s.CPUPerElectionMinute) <= 1.05*float64(bare),
+		})
 		rows = append(rows,
 			row{fmt.Sprintf("%d elections, TTL 15s: <= 16 KiB each", n), fmt.Sprintf("%.1f KiB", s.BytesPerElection/1024), verdict(s.BytesPerElection <= 16*1024)},
 			row{fmt.Sprintf("%d elections: <= 2 goroutines each", n), fmt.Sprintf("%.2f", s.GoroutinesPerElection), verdict(s.GoroutinesPerElection <= 2)},
@@ -116,6 +124,8 @@ func run(sizes string, window time.Duration, elections int, ttl time.Duration, r
 		fmt.Fprintf(os.Stderr, "scale %d done\n", n)
 	}
 	printTable(rows)
+	fmt.Println()
+	printRatios()
 	return nil
 }
 
@@ -134,6 +144,29 @@ func callRows(rounds int) ([]row, error) {
 		}
 		b, c := median(bare), median(cl)
 		over := float64(c.NsPerOp())/float64(b.NsPerOp()) - 1
+		bCPU, cCPU := medianOf(bare, cpuPerOp), medianOf(cl, cpuPerOp)
+		ratios = append(ratios, ratio{
+			measure: bm.Name + ": time per call (median)",
+			bare:    time.Duration(b.NsPerOp()).String(),
+			client:  time.Duration(c.NsPerOp()).String(),
+			ratio:   fmt.Sprintf("%.3f", float64(c.NsPerOp())/float64(b.NsPerOp())),
+			goal:    "<= 1.02",
+			met:     over <= 0.02,
+		}, ratio{
+			measure: bm.Name + ": CPU per call (median)",
+			bare:    time.Duration(bCPU).String(),
+			client:  time.Duration(cCPU).String(),
+			ratio:   fmt.Sprintf("%.3f", cCPU/bCPU),
+			goal:    "(no goal; steadier than time)",
+			met:     true,
+		}, ratio{
+			measure: bm.Name + ": allocations per call",
+			bare:    strconv.FormatInt(b.AllocsPerOp(), 10),
+			client:  strconv.FormatInt(c.AllocsPerOp(), 10),
+			ratio:   fmt.Sprintf("%+d", c.AllocsPerOp()-b.AllocsPerOp()),
+			goal:    "<= +10",
+			met:     c.AllocsPerOp()-b.AllocsPerOp() <= 10,
+		})
 		rows = append(rows, row{
 			fmt.Sprintf("%s: client within 2%% of bare stub (median)", bm.Name),
 			fmt.Sprintf("bare %v, client %v (%+.1f%%); allocs/op %d vs %d, B/op %d vs %d",
@@ -166,6 +199,42 @@ func takeoverRows(addr string, elections int, ttl time.Duration) ([]row, error) 
 		fmt.Sprintf("n=%d: median %v, p99 %v, max %v; %d failed", h.N, h.Median.Round(time.Millisecond), h.P99.Round(time.Millisecond), h.Max.Round(time.Millisecond), h.Failures),
 		verdict(h.Failures == 0 && h.N > 0 && h.Max <= h.Bound),
 	}}, nil
+}
+
+// ratio is one row of the ratio table: the client's figure beside the bare
+// stub's from the same run.
+type ratio struct {
+	measure, bare, client, ratio, goal string
+	met                                bool
+}
+
+var ratios []ratio
+
+// printRatios prints the client/bare table: the call rows come from the
+// interleaved rounds, the CPU rows from the scale measurement, each figure
+// beside its baseline from the same run.
+func printRatios() {
+	fmt.Println("| client / bare stub | bare | client | ratio | goal | |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, r := range ratios {
+		v := verdict(r.met)
+		if strings.HasPrefix(r.goal, "(") {
+			v = ""
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", r.measure, r.bare, r.client, r.ratio, r.goal, v)
+	}
+}
+
+func cpuPerOp(r testing.BenchmarkResult) float64 { return r.Extra["cpu-ns/op"] }
+
+// medianOf returns the median of f over rs.
+func medianOf(rs []testing.BenchmarkResult, f func(testing.BenchmarkResult) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 func median(rs []testing.BenchmarkResult) testing.BenchmarkResult {
