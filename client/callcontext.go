@@ -57,7 +57,7 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 	if e.scope.Err() != nil { // an earlier call was cancelled
 		e.scope, e.endScope = context.WithCancelCause(context.Background())
 	}
-	d := e.c.rpc.Deadline(before)
+	d := e.rpc.Deadline(before)
 	cl.ctx = callContext{scope: e.scope, values: ctx, deadline: d}
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		// ctx's end reaches the call below, after ctx.Err is set, which

@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
-	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -22,7 +21,7 @@ import (
 // many calls came before it, whether they succeeded or timed out.
 func TestRequestTimeoutBoundsEveryCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a", client.WithRequestTimeout(time.Second))
 		hang := func(round int) {
 			t.Helper()
@@ -48,7 +47,7 @@ func TestRequestTimeoutBoundsEveryCall(t *testing.T) {
 // The end of the caller's context ends the call at once, and only that call.
 func TestCancellingTheCallerEndsTheCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		srv.Pause()
 		ctx, cancel := context.WithCancel(bg)
@@ -76,7 +75,7 @@ func mustAcquireWith(t *testing.T, c *client.QuorumQuestClient, ctx context.Cont
 	}
 }
 
-// Over real gRPC, every TryAcquireLock and KeepAlive reaches the server with
+// Over real gRPC (loopback TCP), every TryAcquireLock and KeepAlive reaches the server with
 // a deadline (the grpc-timeout header) no later than the request timeout,
 // and with the metadata of the context the caller gave.
 func TestCallsReachTheServerWithDeadlineAndCallerValues(t *testing.T) {
@@ -104,11 +103,9 @@ func TestCallsReachTheServerWithDeadlineAndCallerValues(t *testing.T) {
 		mu.Unlock()
 		return handler(ctx, req)
 	}
-	srv := testutil.NewServer()
-	conn := testutil.BufconnConn(t, srv, grpc.UnaryInterceptor(record))
+	srv := qqtest.NewServer(t, qqtest.WithGRPCServerOptions(grpc.UnaryInterceptor(record)))
 	const timeout = 3 * time.Second
-	a, err := client.NewQuorumQuestClient(service, domain, ttl, "unused",
-		client.WithServerStub(pb.NewLeaderElectionServiceClient(conn)),
+	a, err := client.NewQuorumQuestClient(service, domain, ttl, srv.Addr(),
 		client.WithRequestTimeout(timeout), client.WithKeepAliveInterval(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

@@ -22,13 +22,21 @@ type snapshot struct {
 // deadline as nanoseconds after base plus one (0 for no deadline). base
 // carries the monotonic clock reading, and so does every deadline rebuilt
 // from it, so comparing one with time.Now() is immune to wall-clock jumps,
-// as comparing the original would be. 61 bits of nanoseconds last 73 years.
+// as comparing the original would be. A deadline the word cannot hold
+// (more than 36 years after base: TTLs go up to 68 years) is published
+// behind the pointer instead, and the word only says so.
 type published struct {
 	base time.Time
 	word atomic.Uint64
+	far  atomic.Pointer[snapshot]
 }
 
-const stateBits = 3
+const (
+	stateBits = 3
+	farBit    = 1 << stateBits // the snapshot is behind far
+	offShift  = stateBits + 1
+	maxOff    = 1<<(64-offShift) - 1
+)
 
 // states indexes the states for the word; fsm has fewer than 1<<stateBits.
 var states = fsm.States()
@@ -39,27 +47,36 @@ func (p *published) init(s snapshot) {
 	p.Store(s)
 }
 
-// Store publishes s.
+// Store publishes s. Only one goroutine at a time may store.
 func (p *published) Store(s snapshot) {
 	var off uint64
 	if !s.deadline.IsZero() {
 		// A deadline before base (none is: deadlines are computed from
 		// calls made after it) is in the past either way.
-		off = uint64(max(s.deadline.Sub(p.base), 0)) + 1
+		d := max(s.deadline.Sub(p.base), 0)
+		if uint64(d) >= maxOff {
+			// The pointer first: a reader that sees the flag finds it.
+			p.far.Store(&s)
+			p.word.Store(farBit | stateIndex(s.state))
+			return
+		}
+		off = uint64(d) + 1
 	}
-	p.word.Store(off<<stateBits | stateIndex(s.state))
+	p.word.Store(off<<offShift | stateIndex(s.state))
 }
 
 // Load returns the latest snapshot.
 func (p *published) Load() snapshot {
 	w := p.word.Load()
+	if w&farBit != 0 {
+		return *p.far.Load()
+	}
 	s := snapshot{state: states[w&(1<<stateBits-1)]}
-	if off := w >> stateBits; off != 0 {
+	if off := w >> offShift; off != 0 {
 		s.deadline = p.base.Add(time.Duration(off - 1))
 	}
 	return s
 }
-
 func stateIndex(s State) uint64 {
 	for i, st := range states {
 		if st == s {

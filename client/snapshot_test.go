@@ -15,7 +15,9 @@ func TestPublishedRoundTrip(t *testing.T) {
 		t.Fatalf("after init: %+v", got)
 	}
 	now := time.Now()
-	deadlines := []time.Time{{}, now, now.Add(15 * time.Second), now.Add(-time.Hour), p.base, now.Add(50 * 365 * 24 * time.Hour)}
+	// The last three are beyond what the word holds (36 years after base):
+	// the largest TTL is 68 years, renewed when 22 have passed.
+	deadlines := []time.Time{{}, now, now.Add(15 * time.Second), now.Add(-time.Hour), p.base, now.Add(30 * 365 * 24 * time.Hour), now.Add(50 * 365 * 24 * time.Hour), now.Add(68 * 365 * 24 * time.Hour), now.Add(100 * 365 * 24 * time.Hour)}
 	for _, s := range states {
 		for _, d := range deadlines {
 			p.Store(snapshot{state: s, deadline: d})

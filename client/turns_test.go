@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 )
 
@@ -51,15 +51,15 @@ func (s *tracingStub) ReleaseLock(ctx context.Context, in *pb.ReleaseLockRequest
 // the client made them.
 func TestCallsLeaveOneAtATimeInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		stub := &tracingStub{LeaderElectionServiceClient: srv.Stub()}
 		a := newClient(t, srv, "a", client.WithServerStub(stub))
 		mustAcquire(t, a)
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.Method == testutil.MethodReleaseLock {
-				return testutil.Fault{Delay: 2 * time.Second}
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodReleaseLock {
+				return qqtest.Fault{Delay: 2 * time.Second}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		released := make(chan error, 1)
 		go func() { released <- a.ReleaseLock(bg) }()
@@ -84,15 +84,15 @@ func TestCallsLeaveOneAtATimeInOrder(t *testing.T) {
 // still get their turns.
 func TestCallGivesUpItsTurnWhenItsContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		stub := &tracingStub{LeaderElectionServiceClient: srv.Stub()}
 		a := newClient(t, srv, "a", client.WithServerStub(stub))
 		mustAcquire(t, a)
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.Method == testutil.MethodReleaseLock {
-				return testutil.Fault{Delay: 2 * time.Second}
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodReleaseLock {
+				return qqtest.Fault{Delay: 2 * time.Second}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		released := make(chan error, 1)
 		go func() { released <- a.ReleaseLock(bg) }()

@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // serverEnv, set in a child's environment, makes ServeIfChild turn that
@@ -24,14 +24,14 @@ func ServeIfChild() {
 	if os.Getenv(serverEnv) != "1" {
 		return
 	}
-	addr, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
-	if err != nil {
+	srv := qqtest.NewUnstartedServer()
+	if err := srv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench server:", err)
 		os.Exit(1)
 	}
-	fmt.Println(addr)
+	fmt.Println(srv.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	stop()
+	srv.Close()
 	os.Exit(0)
 }
 

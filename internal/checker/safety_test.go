@@ -1,4 +1,4 @@
-package testutil_test
+package checker_test
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/internal/checker"
 	"github.com/quorum-quest/client-go/pb"
 )
 
 // playSchedule runs one schedule in a bubble of its own.
-func playSchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, newCandidate testutil.NewCandidate) (rep testutil.Report, err error) {
+func playSchedule(t *testing.T, seed uint64, cfg checker.SafetyConfig, newCandidate checker.NewCandidate) (rep checker.Report, err error) {
 	t.Helper()
 	synctest.Test(t, func(*testing.T) {
-		rep, err = testutil.RunSchedule(seed, cfg, newCandidate)
+		rep, err = checker.RunSchedule(seed, cfg, newCandidate)
 	})
 	return rep, err
 }
@@ -28,17 +28,17 @@ func playSchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, newCandi
 func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		cfg   testutil.SafetyConfig
+		cfg   checker.SafetyConfig
 		seeds uint64
 	}{
-		{"defaults", testutil.SafetyConfig{}, 60},
-		{"fractional TTL, two candidates", testutil.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 30},
+		{"defaults", checker.SafetyConfig{}, 60},
+		{"fractional TTL, two candidates", checker.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg.WithDefaults()
 			var changes, led int
 			for seed := uint64(1); seed <= tc.seeds; seed++ {
-				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 					return &carefulCandidate{stub: stub, id: id, cfg: cfg}, nil
 				})
 				if err != nil {
@@ -59,35 +59,35 @@ func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 
 // Each kind of broken candidate trips the check meant for it.
 func TestSafetyCheckerFindsViolations(t *testing.T) {
-	cfg := testutil.SafetyConfig{}.WithDefaults()
+	cfg := checker.SafetyConfig{}.WithDefaults()
 	for _, tc := range []struct {
 		name  string
-		build testutil.NewCandidate
+		build checker.NewCandidate
 		check string // a violation of this check must be reported
 		what  string // and its description contain this
 	}{
-		{"leader without a lease", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"leader without a lease", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{leads: true}, nil
 		}, "a", "server's holder is nobody"},
-		{"two leaders", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"two leaders", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{leads: true}, nil
 		}, "b", "candidates report leadership at once"},
-		{"never leads", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"never leads", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{}, nil
 		}, "c", "no candidate leads at the end"},
-		{"panics", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"panics", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{panics: true}, nil
 		}, "d", "panicked"},
-		{"leads after close", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"leads after close", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{leads: true}, nil
 		}, "d", "after Close"},
-		{"ignores its context", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"ignores its context", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{hangs: make(chan struct{})}, nil
 		}, "d", "still running"},
-		{"asks for another lock", func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"asks for another lock", func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{stub: stub, id: id, domain: "elsewhere"}, nil
 		}, "setup", `called for lock "safety"/"elsewhere"`},
-		{"cannot be built", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"cannot be built", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return nil, errors.New("no")
 		}, "setup", "building candidate"},
 	} {
@@ -111,11 +111,11 @@ func TestSafetyCheckerFindsViolations(t *testing.T) {
 }
 
 func TestRunScheduleRefusesBadUse(t *testing.T) {
-	build := func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) { return &fakeCandidate{}, nil }
-	if _, err := testutil.RunSchedule(1, testutil.SafetyConfig{}, build); err == nil || !strings.Contains(err.Error(), "synctest") {
+	build := func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) { return &fakeCandidate{}, nil }
+	if _, err := checker.RunSchedule(1, checker.SafetyConfig{}, build); err == nil || !strings.Contains(err.Error(), "synctest") {
 		t.Errorf("outside a bubble: %v", err)
 	}
-	for _, cfg := range []testutil.SafetyConfig{
+	for _, cfg := range []checker.SafetyConfig{
 		{TTL: 500 * time.Millisecond},
 		{RequestTimeout: 3 * time.Second},
 		{MinCandidates: 5, MaxCandidates: 4},
@@ -123,13 +123,13 @@ func TestRunScheduleRefusesBadUse(t *testing.T) {
 		{QuietPhase: time.Second},
 	} {
 		synctest.Test(t, func(t *testing.T) {
-			if _, err := testutil.RunSchedule(1, cfg, build); err == nil || !strings.Contains(err.Error(), "invalid config") {
+			if _, err := checker.RunSchedule(1, cfg, build); err == nil || !strings.Contains(err.Error(), "invalid config") {
 				t.Errorf("RunSchedule(%+v) = %v; want an invalid config", cfg, err)
 			}
 		})
 	}
 	synctest.Test(t, func(t *testing.T) {
-		if _, err := testutil.RunSchedule(1, testutil.SafetyConfig{}, nil); err == nil {
+		if _, err := checker.RunSchedule(1, checker.SafetyConfig{}, nil); err == nil {
 			t.Error("nil NewCandidate accepted")
 		}
 	})
@@ -137,7 +137,7 @@ func TestRunScheduleRefusesBadUse(t *testing.T) {
 
 // With Log set, the timeline of faults and leadership is reported.
 func TestRunScheduleLogsTimeline(t *testing.T) {
-	cfg := testutil.SafetyConfig{}.WithDefaults()
+	cfg := checker.SafetyConfig{}.WithDefaults()
 	var mu sync.Mutex
 	var lines []string
 	cfg.Log = func(at time.Duration, msg string) {
@@ -145,7 +145,7 @@ func TestRunScheduleLogsTimeline(t *testing.T) {
 		lines = append(lines, msg)
 		mu.Unlock()
 	}
-	if _, err := playSchedule(t, 3, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+	if _, err := playSchedule(t, 3, cfg, func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 		return &carefulCandidate{stub: stub, id: id, cfg: cfg}, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestRunScheduleLogsTimeline(t *testing.T) {
 type carefulCandidate struct {
 	stub pb.LeaderElectionServiceClient
 	id   string
-	cfg  testutil.SafetyConfig
+	cfg  checker.SafetyConfig
 
 	mu       sync.Mutex
 	deadline time.Time // leads until then
@@ -290,7 +290,7 @@ func (f *fakeCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
 	case f.hangs != nil:
 		<-f.hangs
 	case f.stub != nil:
-		ctx, cancel := context.WithTimeout(ctx, testutil.DefaultSafetyRequestTimeout)
+		ctx, cancel := context.WithTimeout(ctx, checker.DefaultSafetyRequestTimeout)
 		defer cancel()
 		resp, err := f.stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "safety", Domain: f.domain, ClientId: f.id, Ttl: 2})
 		return resp.GetIsLeader(), err

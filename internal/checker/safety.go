@@ -1,4 +1,4 @@
-package testutil
+package checker
 
 import (
 	"container/heap"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // Candidate is what the safety checker drives: the part of a
@@ -281,7 +282,7 @@ func RunSchedule(seed uint64, cfg SafetyConfig, newCandidate NewCandidate) (Repo
 type run struct {
 	seed  uint64
 	cfg   SafetyConfig
-	srv   *Server
+	srv   *qqtest.Server
 	start time.Time
 	plan  plan
 
@@ -329,7 +330,7 @@ type ledSample struct {
 func newRun(seed uint64, cfg SafetyConfig) *run {
 	r := &run{
 		seed: seed, cfg: cfg,
-		srv:      NewServer(),
+		srv:      qqtest.NewUnstartedServer(),
 		start:    time.Now(),
 		calls:    map[callKey]uint64{},
 		seenID:   map[int]bool{},
@@ -542,7 +543,7 @@ func (r *run) targetedSample() {
 // retarget aims the next targeted sample at the expiry of the server's
 // current lease, in virtual time.
 func (r *run) retarget() {
-	_, expires, held := r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	_, expires, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	r.aim(held, expires, time.Now().Add(r.offset))
 }
 
@@ -567,7 +568,7 @@ func (r *run) sample() {
 		}
 	}
 	r.leadBuf = leading
-	holder, expires, held := r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	holder, expires, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	r.aim(held, expires, srvNow)
 	r.rep.Samples++
 	for _, i := range leading {
@@ -671,7 +672,7 @@ func (r *run) wipedLeaseCovers(id string, srvNow time.Time) bool {
 // tenure, and that is what is checked.
 func (r *run) checkIntervals() {
 	hist := r.srv.History()
-	byCand := make([][]Tenure, len(r.ids))
+	byCand := make([][]qqtest.Tenure, len(r.ids))
 	for k, t := range hist {
 		if w, ok := r.wiped[k]; ok && w.After(t.End) {
 			t.End = w
@@ -705,7 +706,7 @@ func (r *run) checkIntervals() {
 	}
 }
 
-func (r *run) tenuresOf(ts []Tenure) string {
+func (r *run) tenuresOf(ts []qqtest.Tenure) string {
 	var parts []string
 	for _, t := range ts {
 		parts = append(parts, fmt.Sprintf("[%v, %v)", t.Start.Sub(r.start), t.End.Sub(r.start)))
@@ -765,7 +766,7 @@ func (r *run) partition(i int) {
 // partitionHolder partitions the candidate that holds the lock now, by the
 // server, until d from now (at most the end of the fault phase).
 func (r *run) partitionHolder(at, d time.Duration) {
-	holder, _, held := r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	holder, _, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	if !held {
 		return
 	}
