@@ -33,6 +33,10 @@ type election struct {
 	keepAliveFor time.Duration // keep-alive interval, before jitter
 	closeTimeout time.Duration
 	logger       *slog.Logger
+	// silent is set when logger discards everything (the default): the
+	// transitions are then not noted for it, which cost two allocations
+	// per transition (docs/performance.md).
+	silent bool
 
 	// snap is what the election publishes after every transition; the
 	// facade's readers load it and never take the mutex.
@@ -125,6 +129,7 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		keepAliveFor: cfg.keepAliveInterval,
 		closeTimeout: cfg.closeTimeout,
 		logger:       cfg.logger,
+		silent:       cfg.logger.Handler() == slog.DiscardHandler,
 		m:            fsm.New(),
 		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
 		watchers:     map[*watcher]struct{}{},
@@ -406,7 +411,10 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	}
 	e.snap.Store(snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, At: time.Now(), Err: ch.Cause}
-	e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &t})
+	if !e.silent {
+		nt := t // t itself must not escape: it would be allocated every time
+		e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &nt})
+	}
 	if ch.From.Leading() && !ch.To.Leading() {
 		e.endTenure(t)
 	}

@@ -55,8 +55,11 @@ func (p *published) Store(s snapshot) {
 		// calls made after it) is in the past either way.
 		d := max(s.deadline.Sub(p.base), 0)
 		if uint64(d) >= maxOff {
-			// The pointer first: a reader that sees the flag finds it.
-			p.far.Store(&s)
+			// The pointer first: a reader that sees the flag finds it. A
+			// copy, so that s itself does not escape (and is not allocated)
+			// on every Store.
+			far := s
+			p.far.Store(&far)
 			p.word.Store(farBit | stateIndex(s.state))
 			return
 		}
