@@ -263,6 +263,17 @@ func (n *naiveCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 	}
 }
 
+// ReleaseLock gives leadership up before sending the release: the
+// mistakes of this candidate lie elsewhere.
+func (n *naiveCandidate) ReleaseLock(ctx context.Context) error {
+	n.stopKeepAlive()
+	ctx, cancel := context.WithTimeout(ctx, safetyConfig.RequestTimeout)
+	defer cancel()
+	svc, dom := n.lock()
+	_, err := n.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{Service: svc, Domain: dom, ClientId: n.id})
+	return err
+}
+
 func (n *naiveCandidate) IsLeader() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -270,6 +281,12 @@ func (n *naiveCandidate) IsLeader() bool {
 }
 
 func (n *naiveCandidate) Close() error {
+	n.stopKeepAlive()
+	return nil
+}
+
+// stopKeepAlive ends leadership and keep-alive, and waits for the latter.
+func (n *naiveCandidate) stopKeepAlive() {
 	n.mu.Lock()
 	stop, done := n.stop, n.done
 	n.stop, n.leader = nil, false
@@ -278,5 +295,4 @@ func (n *naiveCandidate) Close() error {
 		stop()
 		<-done
 	}
-	return nil
 }
