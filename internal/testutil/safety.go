@@ -212,6 +212,8 @@ type Report struct {
 	// RecoveryBound the most the checker allows (SafetyConfig.LivenessBound).
 	FaultsEnd, Recovery, RecoveryBound time.Duration
 	Faults                             FaultCounts
+	// Calls counts the calls that reached the server, per method.
+	Calls CallCounts
 	// Violations found, in the order found: the first 20, and the first
 	// of each check after those. ViolationCount counts them all.
 	Violations     []Violation
@@ -341,14 +343,24 @@ type run struct {
 	slots  []*slot
 	faulty atomic.Bool  // per-call faults are on (the fault phase)
 	offset atomic.Int64 // the server clock's current offset, a time.Duration
+	// releasesStarted counts the ReleaseLock calls that entered a stub,
+	// releasesInFlight those the server has not answered (or failed) yet:
+	// while a release is in flight it may end its candidate's lock at any
+	// moment.
+	releasesStarted  atomic.Uint64
+	releasesInFlight atomic.Int64
 
 	mu     sync.Mutex // guards rep.Violations/ViolationCount, rep.Faults and the counts below
 	rep    Report
 	calls  map[callKey]uint64 // per candidate and method, as the fault function saw them
 	seenID map[int]bool       // candidates already reported for a bad request
 	wiped  map[int]time.Time  // tenure index -> expiry it had when a restart wiped it
+	// wipedLive lists the wiped leases, with their holders, that may still
+	// run; the driver drops those that have ended.
+	wipedLive []wipedLease
 
 	// driver-only
+	views    [2]view // scratch: the two readings of a sample
 	events   eventQueue
 	paused   bool
 	leading  []bool        // per candidate, whether it led at the last sample
@@ -359,6 +371,11 @@ type run struct {
 		sawGap  bool          // a sample after the faults had no leader
 		endedAt time.Duration // the first led sample after the last such gap, -1 if none yet
 	}
+}
+
+type wipedLease struct {
+	id      string
+	expires time.Time // by the server clock
 }
 
 type callKey struct {
@@ -433,7 +450,7 @@ func (r *run) play(newCandidate NewCandidate) Report {
 			r.closeAll()
 			return r.report()
 		}
-		s.inc = inc
+		s.inc.Store(inc)
 		r.slots = append(r.slots, s)
 	}
 
@@ -489,6 +506,9 @@ func (r *run) play(newCandidate NewCandidate) Report {
 	}
 	r.closeAll()
 	r.checkIntervals()
+	r.mu.Lock()
+	r.rep.Calls = r.srv.Calls()
+	r.mu.Unlock()
 	return r.report()
 }
 
@@ -615,45 +635,53 @@ type view struct {
 	// only); claims whether any of these reports leadership.
 	isLeader, lead, claims []bool
 	remaining              []time.Duration
-	// unsure marks a candidate with a release in flight while it was read:
-	// its lock may have gone between its word and the holder's, so that
-	// neither (a), (b) nor (e) can judge it in this view.
-	unsure          []bool
+	// unsure is set when a release was in flight while the view was
+	// read: the lock of a claiming candidate may have gone between its
+	// word and the holder's, so that neither (a), (b) nor (e) can judge
+	// it in this view. A settled view is sure: nothing else runs while the
+	// driver reads it.
+	unsure          bool
 	holder          string
 	expires         time.Time
 	held            bool
 	violatedAlready []bool // a candidate already reported at this instant
 }
 
-// read takes a view: every candidate's word, then the server's holder.
-// The holder is read last: a lease a candidate trusts cannot end at the
-// instant it is trusted, except by a release of its own, which the release
-// counters of its stub show; while a grant made at this instant may already
-// show in IsLeader.
-func (r *run) read(settled bool, srvNow time.Time) *view {
+// read takes a view into r.views[k]: every candidate's word, then the
+// server's holder. The holder is read last: a lease a candidate trusts
+// cannot end at the instant it is trusted, except by a release of its own,
+// which the release counters of its stub show; while a grant made at this
+// instant may already show in IsLeader.
+//
+// A live lead context counts as a claim of leadership only in a settled
+// view: a client may cancel it from a timer that fires at this very
+// instant.
+func (r *run) read(k int, settled bool, srvNow time.Time) *view {
 	n := len(r.slots)
-	v := &view{
-		settled: settled, srvNow: srvNow, incs: make([]*incarnation, n),
-		isLeader: make([]bool, n), lead: make([]bool, n), claims: make([]bool, n),
-		remaining: make([]time.Duration, n), unsure: make([]bool, n), violatedAlready: make([]bool, n),
+	v := &r.views[k]
+	if len(v.incs) != n {
+		*v = view{
+			incs:     make([]*incarnation, n),
+			isLeader: make([]bool, n), lead: make([]bool, n), claims: make([]bool, n),
+			remaining: make([]time.Duration, n), violatedAlready: make([]bool, n),
+		}
 	}
-	started := make([]uint64, n)
+	v.settled, v.srvNow = settled, srvNow
+	started := r.releasesStarted.Load()
+	v.unsure = !settled && r.releasesInFlight.Load() != 0
 	for i, s := range r.slots {
 		inc := s.current()
 		v.incs[i] = inc
-		started[i] = inc.stub.releasesStarted.Load()
-		v.unsure[i] = started[i] != inc.stub.releasesDone.Load()
 		v.isLeader[i], v.remaining[i] = r.word(inc)
-		if settled {
-			v.lead[i] = inc.leadLive()
-		}
-		v.claims[i] = v.isLeader[i] || v.remaining[i] > 0 || v.lead[i]
+		// Without IsLeader, a live lead context only matters if it is
+		// still live once the instant settles.
+		v.lead[i] = !v.isLeader[i] && inc.leadLive()
+		v.claims[i] = v.isLeader[i] || v.remaining[i] > 0 || settled && v.lead[i]
+		v.violatedAlready[i] = false
 	}
 	v.holder, v.expires, v.held = r.srv.Holder(r.cfg.Service, r.cfg.Domain)
-	for i, inc := range v.incs {
-		if inc.stub.releasesStarted.Load() != started[i] {
-			v.unsure[i] = true
-		}
+	if !settled && r.releasesStarted.Load() != started {
+		v.unsure = true
 	}
 	return v
 }
@@ -683,7 +711,7 @@ func (r *run) judge(v *view) {
 	}
 	var leaders []string
 	for i, inc := range v.incs {
-		if !v.claims[i] || v.unsure[i] {
+		if !v.claims[i] || v.unsure {
 			continue
 		}
 		leaders = append(leaders, inc.id)
@@ -702,7 +730,7 @@ func (r *run) judge(v *view) {
 			r.violate("e", "%s trusts its lease for %v more%s, but the server's lease ends in %v (server clock %v)",
 				inc.id, v.remaining[i], when, until.Sub(v.srvNow), v.srvNow.Sub(r.start))
 		}
-		if v.lead[i] && !v.isLeader[i] && !v.violatedAlready[i] {
+		if v.settled && v.lead[i] && !v.isLeader[i] && !v.violatedAlready[i] {
 			v.violatedAlready[i] = true
 			r.violate("a", "%s: the context Run gave lead is still live once the instant settled, but IsLeader is false (server clock %v)",
 				inc.id, v.srvNow.Sub(r.start))
@@ -720,24 +748,26 @@ func (r *run) judge(v *view) {
 // not only once its timers have fired), then once every goroutine of the
 // bubble is blocked, which is when a lead context, cancelled by a timer of
 // the client at this instant, must have ended. The second reading is taken
-// at targeted samples, when a lead context runs, and when a release was
-// in flight during the first.
+// at targeted samples, when a release was in flight during the first, and
+// when a lead context was live while IsLeader was false: everywhere else
+// the first reading already judges what the second would.
 func (r *run) sample(targeted bool) {
 	at := r.since()
 	srvNow := r.srvNow()
-	v := r.read(false, srvNow)
+	v := r.read(0, false, srvNow)
 	r.aim(v.held, v.expires, srvNow)
 	r.rep.Samples++
 	r.judge(v)
+	r.pruneWiped(srvNow)
 
-	settle := targeted
-	for i, inc := range v.incs {
-		settle = settle || v.unsure[i] || inc.lead.Load() != nil
+	settle := targeted || v.unsure && slices.Contains(v.claims, true)
+	for i := range v.incs {
+		settle = settle || v.lead[i]
 	}
 	if settle {
 		synctest.Wait()
 		r.rep.SettledSamples++
-		sv := r.read(true, srvNow)
+		sv := r.read(1, true, srvNow)
 		for i := range sv.incs {
 			sv.violatedAlready[i] = v.violatedAlready[i] && sv.incs[i] == v.incs[i]
 		}
@@ -763,10 +793,10 @@ func (r *run) sample(targeted bool) {
 	}
 
 	// Leadership intervals, checked against the server's history at the
-	// end. A candidate whose release was in flight is left out: its tenure
-	// may have ended at this very instant.
+	// end. A view read while a release was in flight is left out: the
+	// tenure of a claiming candidate may have ended at this very instant.
 	for _, i := range leading {
-		if !v.unsure[i] {
+		if !v.unsure {
 			r.led = append(r.led, ledSample{id: v.incs[i].id, at: at, srv: srvNow})
 		}
 	}
@@ -849,19 +879,22 @@ func (r *run) finishSamples() {
 // trusting it is no violation (see restart). Safe from any goroutine.
 func (r *run) wipedLeaseCovers(id string, srvNow time.Time) (time.Time, bool) {
 	r.mu.Lock()
-	wiped := maps.Clone(r.wiped)
-	r.mu.Unlock()
-	if len(wiped) == 0 {
-		return time.Time{}, false
-	}
-	hist := r.srv.History()
+	defer r.mu.Unlock()
 	var until time.Time
-	for k, exp := range wiped {
-		if hist[k].ClientID == id && srvNow.Before(exp) && exp.After(until) {
-			until = exp
+	for _, w := range r.wipedLive {
+		if w.id == id && srvNow.Before(w.expires) && w.expires.After(until) {
+			until = w.expires
 		}
 	}
 	return until, !until.IsZero()
+}
+
+// pruneWiped forgets the wiped leases that ended by srvNow: the server's
+// clock only moves forward, so they cover nothing any more.
+func (r *run) pruneWiped(srvNow time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wipedLive = slices.DeleteFunc(r.wipedLive, func(w wipedLease) bool { return !srvNow.Before(w.expires) })
 }
 
 // checkIntervals checks every sample of leadership against the server's
@@ -1059,6 +1092,7 @@ func (r *run) restart(isolated bool) {
 		if !t.Ended {
 			holder, expires = t.ClientID, t.End
 			r.wiped[k] = t.End
+			r.wipedLive = append(r.wipedLive, wipedLease{t.ClientID, t.End})
 		}
 	}
 	r.mu.Unlock()

@@ -15,19 +15,16 @@ import (
 type slot struct {
 	index int
 
+	inc atomic.Pointer[incarnation] // written under mu, read without
+
 	mu       sync.Mutex
-	inc      *incarnation
 	born     int  // incarnations built after the first
 	cut      int  // scheduled partitions in force
 	isolated bool // cut off by an isolated restart
 }
 
 // current returns the client playing the slot now.
-func (s *slot) current() *incarnation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inc
-}
+func (s *slot) current() *incarnation { return s.inc.Load() }
 
 // incarnation is one client of a slot, from its building to its Close.
 type incarnation struct {
@@ -77,7 +74,7 @@ func newBehaviours(seed uint64, n int) []behaviour {
 		release = between(0.03, 0.25)
 	}
 	if on(0.4) {
-		closing = between(0.01, 0.06)
+		closing = between(0.01, 0.03)
 	}
 	if on(0.6) {
 		runs = between(0.2, 0.8)
@@ -88,8 +85,8 @@ func newBehaviours(seed uint64, n int) []behaviour {
 		if on(runs) {
 			b.run = true
 			b.hold = [2]float64{0.2, between(0.5, 4)}
-			if on(0.5) {
-				b.life = [2]float64{0.5, between(1, 6)}
+			if on(0.3) {
+				b.life = [2]float64{1, between(2, 6)}
 			}
 		}
 		bs[i] = b
@@ -216,7 +213,7 @@ func (r *run) reincarnate(s *slot, inc *incarnation) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.srv.Heal(inc.id)
-	s.inc = next
+	s.inc.Store(next)
 	r.applyPartitionLocked(s)
 	r.logf("%s replaces %s", next.id, inc.id)
 	return true
@@ -225,9 +222,9 @@ func (r *run) reincarnate(s *slot, inc *incarnation) bool {
 // applyPartitionLocked cuts the slot's client off, or lets it through, as
 // the partitions in force say. s.mu must be held.
 func (r *run) applyPartitionLocked(s *slot) {
-	if s.cut > 0 || s.isolated {
-		r.srv.Partition(s.inc.id)
+	if id := s.current().id; s.cut > 0 || s.isolated {
+		r.srv.Partition(id)
 	} else {
-		r.srv.Heal(s.inc.id)
+		r.srv.Heal(id)
 	}
 }

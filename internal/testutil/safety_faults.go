@@ -219,11 +219,6 @@ type checkedStub struct {
 	inner  pb.LeaderElectionServiceClient
 	inc    *incarnation
 	n      [3]atomic.Uint64 // answers so far, per method
-	// releasesStarted and releasesDone count the ReleaseLock calls that
-	// entered the stub and those the server has answered (or failed): a
-	// release is in flight, and may end the candidate's lock at any
-	// moment, while they differ.
-	releasesStarted, releasesDone atomic.Uint64
 }
 
 const (
@@ -246,12 +241,15 @@ func (s *checkedStub) KeepAlive(ctx context.Context, in *pb.KeepAliveRequest, op
 
 func (s *checkedStub) ReleaseLock(ctx context.Context, in *pb.ReleaseLockRequest, opts ...grpc.CallOption) (*pb.ReleaseLockResponse, error) {
 	s.check(in.GetService(), in.GetDomain(), in.GetClientId())
-	s.releasesStarted.Add(1)
+	// In this order, which read counts on: a release counted as started
+	// is already counted in flight.
+	s.r.releasesInFlight.Add(1)
+	s.r.releasesStarted.Add(1)
 	resp, err := s.inner.ReleaseLock(ctx, in, opts...)
 	// The server has had the release, or never will: either way a
 	// candidate that still reports leadership must still hold the lock.
 	s.r.releaseSample(s.inc)
-	s.releasesDone.Add(1)
+	s.r.releasesInFlight.Add(-1)
 	return answer(ctx, s, stubRelease, resp, err)
 }
 
