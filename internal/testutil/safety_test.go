@@ -31,8 +31,8 @@ func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 		cfg   testutil.SafetyConfig
 		seeds uint64
 	}{
-		{"defaults", testutil.SafetyConfig{}, 60},
-		{"fractional TTL, two candidates", testutil.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 30},
+		{"defaults", testutil.SafetyConfig{}, 200},
+		{"fractional TTL, two candidates", testutil.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 50},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg.WithDefaults()
@@ -53,6 +53,46 @@ func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 			if changes == 0 || led == 0 {
 				t.Fatalf("no leadership changes (%d) or no leader samples (%d) in %d schedules", changes, led, tc.seeds)
 			}
+		})
+	}
+}
+
+// The careful client with one mistake each is caught within a few seeds,
+// by the check meant for that mistake: the faults reach the edge of what a
+// correct client must absorb, and the checker looks where the mistake
+// shows.
+func TestSafetyCheckerCatchesCarefulClientMistakes(t *testing.T) {
+	cfg := testutil.SafetyConfig{}.WithDefaults()
+	driftOnly := time.Duration(0) // gives the whole margin up to clock jumps
+	for _, tc := range []struct {
+		name  string
+		build func(c *carefulCandidate)
+		check string
+		what  string
+	}{
+		{"no margin", func(c *carefulCandidate) { c.margin = &driftOnly }, "e", "trusts its lease for"},
+		{"lead context outlives the lease", func(c *carefulCandidate) { c.lazyLead = true }, "a", "the context Run gave lead is still live"},
+		{"leadership ends after the release", func(c *carefulCandidate) { c.lateRelease = true }, "a", "while its ReleaseLock is in flight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 20; seed++ {
+				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+					c := &carefulCandidate{stub: stub, id: id, cfg: cfg}
+					tc.build(c)
+					return c, nil
+				})
+				if err == nil {
+					continue
+				}
+				for _, v := range rep.Violations {
+					if v.Check == tc.check && strings.Contains(v.What, tc.what) {
+						t.Logf("caught at seed %d: %v", seed, v)
+						return
+					}
+				}
+				t.Fatalf("seed %d: no violation of (%s) about %q in %v", seed, tc.check, tc.what, rep.Violations)
+			}
+			t.Fatal("passed 20 seeds")
 		})
 	}
 }
@@ -165,6 +205,13 @@ type carefulCandidate struct {
 	stub pb.LeaderElectionServiceClient
 	id   string
 	cfg  testutil.SafetyConfig
+	// Mistakes, for the tests that show the checker catches them: keep
+	// only this much of each lease's margin; keep a lead context live past
+	// the deadline, ending it only when told the lock is gone; give
+	// leadership up only once the release has been answered.
+	margin      *time.Duration
+	lazyLead    bool
+	lateRelease bool
 
 	mu       sync.Mutex
 	deadline time.Time // leads until then
@@ -190,7 +237,11 @@ func (c *carefulCandidate) now() int {
 // server's word that it held the lock for us from some instant after sent,
 // unless we gave the lock up since (the epoch moved).
 func (c *carefulCandidate) grant(sent time.Time, epoch int) {
-	d := sent.Add(c.cfg.TTL - c.cfg.TTL/100 - 100*time.Millisecond)
+	margin := 100 * time.Millisecond
+	if c.margin != nil {
+		margin = *c.margin
+	}
+	d := sent.Add(c.cfg.TTL - c.cfg.TTL/100 - margin)
 	c.mu.Lock()
 	if epoch == c.epoch && d.After(c.deadline) {
 		c.deadline = d
@@ -289,10 +340,13 @@ func (c *carefulCandidate) GetRemainingLease() time.Duration {
 // the release.
 func (c *carefulCandidate) ReleaseLock(ctx context.Context) error {
 	c.stopKeepAlive()
-	c.lose()
+	if !c.lateRelease {
+		c.lose()
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	_, err := c.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id})
+	c.lose()
 	return err
 }
 
@@ -323,6 +377,9 @@ func (c *carefulCandidate) Run(ctx context.Context, lead func(context.Context)) 
 			defer close(watched)
 			for {
 				left := c.GetRemainingLease()
+				if c.lazyLead {
+					left = time.Hour // ended by lose() alone
+				}
 				if left <= 0 {
 					cancel()
 					return
