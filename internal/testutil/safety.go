@@ -723,8 +723,8 @@ func (r *run) judge(v *view) {
 				who = v.holder
 			}
 			v.violatedAlready[i] = true
-			r.violate("a", "%s reports leadership (IsLeader %v, remaining lease %v, lead context live %v)%s but the server's holder is %s (server clock %v)",
-				inc.id, v.isLeader[i], v.remaining[i], v.lead[i], when, who, v.srvNow.Sub(r.start))
+			r.violate("a", "%s reports leadership (%s)%s but the server's holder is %s (server clock %v)",
+				inc.id, words(v.isLeader[i], v.remaining[i], v.lead[i]), when, who, v.srvNow.Sub(r.start))
 		case v.remaining[i] > until.Sub(v.srvNow):
 			v.violatedAlready[i] = true
 			r.violate("e", "%s trusts its lease for %v more%s, but the server's lease ends in %v (server clock %v)",
@@ -853,8 +853,17 @@ func (r *run) releaseSample(inc *incarnation) {
 	if held {
 		who = holder
 	}
-	r.violate("a", "%s reports leadership (IsLeader %v, remaining lease %v, lead context live %v) while its ReleaseLock is in flight, and the server's holder is %s (server clock %v)",
-		inc.id, leads, remaining, lead, who, srvNow.Sub(r.start))
+	r.violate("a", "%s reports leadership (%s) while its ReleaseLock is in flight, and the server's holder is %s (server clock %v)",
+		inc.id, words(leads, remaining, lead), who, srvNow.Sub(r.start))
+}
+
+// words describes a candidate's word on its leadership, for a violation.
+func words(isLeader bool, remaining time.Duration, lead bool) string {
+	rem := "not reported"
+	if remaining >= 0 {
+		rem = remaining.String()
+	}
+	return fmt.Sprintf("IsLeader %v, remaining lease %s, lead context live %v", isLeader, rem, lead)
 }
 
 // finishSamples closes the open intervals and judges liveness (c).
@@ -994,7 +1003,7 @@ func (r *run) close(inc *incarnation, final bool) bool {
 		return false
 	}
 	if leads, remaining := r.word(inc); leads || remaining > 0 || inc.leadLive() {
-		r.violate("d", "%s reports leadership after Close (IsLeader %v, remaining lease %v, lead context live %v)", inc.id, leads, remaining, inc.leadLive())
+		r.violate("d", "%s reports leadership after Close (%s)", inc.id, words(leads, remaining, inc.leadLive()))
 	}
 	return true
 }
