@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // The seed flow: try once, keep the lease alive while leading, release when
 // done. The in-memory server stands in for a real one at "localhost:5050".
 func ExampleQuorumQuestClient_TryAcquireLock() {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
 		client.WithServerStub(srv.Stub()))
 	if err != nil {
@@ -45,7 +45,7 @@ func ExampleQuorumQuestClient_TryAcquireLock() {
 
 // Hooks see every transition of the client's state machine, in order.
 func ExampleWithTransitionHook() {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
 		client.WithServerStub(srv.Stub()),
 		client.WithTransitionHook(func(t client.Transition) {
@@ -68,7 +68,7 @@ func ExampleWithTransitionHook() {
 // its context ends. Here the work stops itself after one batch, and the
 // context ends after the second term.
 func ExampleQuorumQuestClient_Run() {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
 		client.WithServerStub(srv.Stub()))
 	if err != nil {
@@ -97,7 +97,7 @@ func ExampleQuorumQuestClient_Run() {
 // Campaign blocks until elected, then keeps the lease alive in the
 // background.
 func ExampleQuorumQuestClient_Campaign() {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
 		client.WithServerStub(srv.Stub()))
 	if err != nil {
@@ -118,7 +118,7 @@ func ExampleQuorumQuestClient_Campaign() {
 // Watch streams transitions to a reader until its context ends or the
 // client closes.
 func ExampleQuorumQuestClient_Watch() {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	c, err := client.NewQuorumQuestClient("my-service", "production", 15*time.Second, "localhost:5050",
 		client.WithServerStub(srv.Stub()))
 	if err != nil {

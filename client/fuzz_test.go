@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 )
 
@@ -68,7 +68,7 @@ func FuzzNewQuorumQuestClient(f *testing.F) {
 		var opts []client.Option
 		stub := mask&giveStub != 0
 		if stub {
-			opts = append(opts, client.WithServerStub(testutil.NewServer().Stub()))
+			opts = append(opts, client.WithServerStub(qqtest.NewUnstartedServer().Stub()))
 		}
 		if mask&giveID != 0 {
 			opts = append(opts, client.WithClientID(id))
@@ -185,7 +185,7 @@ func checkIdleClient(t *testing.T, c *client.QuorumQuestClient, gaveID bool, id 
 func TestKeepAliveIntervalOverflowIsRefused(t *testing.T) {
 	for _, d := range []time.Duration{math.MaxInt64, math.MaxInt64/11*10 + 10} {
 		c, err := client.NewQuorumQuestClient(service, domain, ttl, "x",
-			client.WithServerStub(testutil.NewServer().Stub()), client.WithKeepAliveInterval(d))
+			client.WithServerStub(qqtest.NewUnstartedServer().Stub()), client.WithKeepAliveInterval(d))
 		if err == nil {
 			c.Close()
 			t.Fatalf("WithKeepAliveInterval(%v) with a %v TTL was accepted", d, ttl)

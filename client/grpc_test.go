@@ -10,6 +10,7 @@ import (
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/stats"
@@ -19,27 +20,27 @@ import (
 // These tests use real gRPC over loopback TCP and bufconn, in real time.
 
 func TestOverTCP(t *testing.T) {
-	srv := testutil.NewServer()
-	addr := testutil.TCPAddr(t, srv)
+	srv := qqtest.NewServer(t)
+	addr := srv.Addr()
 	a, err := client.NewQuorumQuestClient(service, domain, ttl, addr, client.WithClientID("a"), client.WithTransitionHook(recordTransitions))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustAcquire(t, a)
 	mustStartKeepAlive(t, a)
-	if holder, _, _ := srv.Holder(service, domain); holder != "a" {
+	if holder, _ := srv.Holder(service, domain); holder != "a" {
 		t.Fatalf("server holder %q", holder)
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, held := srv.Holder(service, domain); held {
+	if _, held := srv.Holder(service, domain); held {
 		t.Fatal("Close over TCP did not release")
 	}
 }
 
 func TestOverBufconn(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	conn := testutil.BufconnConn(t, srv)
 	a, err := client.NewQuorumQuestClient(service, domain, ttl, "unused", client.WithServerStub(pb.NewLeaderElectionServiceClient(conn)))
 	if err != nil {
@@ -50,7 +51,7 @@ func TestOverBufconn(t *testing.T) {
 	if err := a.ReleaseLock(bg); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, held := srv.Holder(service, domain); held {
+	if _, held := srv.Holder(service, domain); held {
 		t.Fatal("release over bufconn did not reach the server")
 	}
 }
@@ -92,9 +93,9 @@ func (c *connCounter) HandleConn(_ context.Context, s stats.ConnStats) {
 // every 150ms, against a 1s lease renewed about every 333ms. Leadership must
 // survive every replacement.
 func TestLeadershipSurvivesConnectionRecycling(t *testing.T) {
-	srv := testutil.NewServer()
 	conns := &connCounter{}
-	addr := testutil.TCPAddr(t, srv, testutil.ShortConnectionAge(150*time.Millisecond, 50*time.Millisecond), grpc.StatsHandler(conns))
+	srv := qqtest.NewServer(t, qqtest.WithGRPCServerOptions(testutil.ShortConnectionAge(150*time.Millisecond, 50*time.Millisecond), grpc.StatsHandler(conns)))
+	addr := srv.Addr()
 	renewed := make(chan client.Transition, 64)
 	a, err := client.NewQuorumQuestClient(service, domain, time.Second, addr,
 		client.WithClientID("a"),
@@ -114,12 +115,21 @@ func TestLeadershipSurvivesConnectionRecycling(t *testing.T) {
 	mustAcquire(t, a)
 	mustStartKeepAlive(t, a)
 	var granted int
+	// 12 renewals take about 4s; a bound well beyond that fails the test
+	// instead of hanging it when renewals stop.
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
 	for granted < 12 {
-		tr := <-renewed
+		var tr client.Transition
+		select {
+		case tr = <-renewed:
+		case <-deadline.C:
+			t.Fatalf("only %d renewals within 30s (%d connections); state %s", granted, conns.n.Load(), a.State())
+		}
 		switch {
 		case tr.To == client.StateLost:
 			t.Fatalf("leadership lost after %d renewals and %d connections: %v", granted, conns.n.Load(), tr.Err)
-		case tr.Event == "granted":
+		case tr.Event == client.EventGranted:
 			granted++
 		}
 	}

@@ -2,13 +2,15 @@ package client_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 const (
@@ -21,7 +23,7 @@ var bg = context.Background()
 
 // newClient returns a client of srv's lock that is closed when the test
 // ends and whose transitions count towards the table's coverage.
-func newClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
+func newClient(t *testing.T, srv *qqtest.Server, id string, opts ...client.Option) *client.QuorumQuestClient {
 	t.Helper()
 	base := []client.Option{
 		client.WithServerStub(srv.Stub()),
@@ -78,9 +80,19 @@ func (r *recorder) path() []client.State {
 	return out
 }
 
-// waitFor blocks until a transition into state has been recorded.
+// waitBound is the most a test waits for a transition, in all: virtual
+// time under synctest, where it costs nothing, and real time elsewhere.
+const waitBound = 2 * time.Minute
+
+// waitFor blocks until a transition into state has been recorded, and fails
+// the test with every transition seen when none comes within waitBound in
+// all. The bound is on the total wait, not on the wait for the next
+// transition: a machine that keeps moving without ever reaching state (a
+// livelock) fails here instead of hanging until go test's timeout.
 func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
 	t.Helper()
+	timeout := time.NewTimer(waitBound)
+	defer timeout.Stop()
 	for {
 		for _, tr := range r.all() {
 			if tr.To == state {
@@ -89,14 +101,27 @@ func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
 		}
 		select {
 		case <-r.added:
-		case <-time.After(time.Minute):
-			t.Fatalf("no transition to %s; saw %v", state, r.path())
+		case <-timeout.C:
+			t.Fatalf("no transition to %s within %v; saw:\n%s", state, waitBound, history(r.all()))
 		}
 	}
 }
 
+// history renders transitions one a line, for failure messages.
+func history(ts []client.Transition) string {
+	var b strings.Builder
+	for _, tr := range ts {
+		fmt.Fprintf(&b, "  %s: %s -> %s on %s", tr.At.Format("15:04:05.000000000"), tr.From, tr.To, tr.Event)
+		if tr.Err != nil {
+			fmt.Fprintf(&b, " (%v)", tr.Err)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
 // newRecordedClient is newClient with a recorder of its transitions.
-func newRecordedClient(t *testing.T, srv *testutil.Server, id string, opts ...client.Option) (*client.QuorumQuestClient, *recorder) {
+func newRecordedClient(t *testing.T, srv *qqtest.Server, id string, opts ...client.Option) (*client.QuorumQuestClient, *recorder) {
 	t.Helper()
 	rec := newRecorder()
 	return newClient(t, srv, id, append(opts, rec.option())...), rec

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc/codes"
 )
@@ -17,7 +17,7 @@ var usable = transport.DefaultLeasePolicy.Usable(ttl)
 
 func TestAcquireLeadsAndLeaseCountsDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		c := newClient(t, srv, "a")
 		if c.IsLeader() || c.GetRemainingLease() != 0 || c.State() != client.StateFollower {
 			t.Fatalf("new client: leader %v, lease %v, state %s", c.IsLeader(), c.GetRemainingLease(), c.State())
@@ -33,7 +33,7 @@ func TestAcquireLeadsAndLeaseCountsDown(t *testing.T) {
 		if got := c.GetRemainingLease(); got != usable-5*time.Second {
 			t.Fatalf("remaining lease after 5s: %v, want %v", got, usable-5*time.Second)
 		}
-		if holder, _, ok := srv.Holder(service, domain); !ok || holder != "a" {
+		if holder, ok := srv.Holder(service, domain); !ok || holder != "a" {
 			t.Fatalf("server holder %q %v, want a", holder, ok)
 		}
 	})
@@ -41,7 +41,7 @@ func TestAcquireLeadsAndLeaseCountsDown(t *testing.T) {
 
 func TestOtherClientIsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
 		mustAcquire(t, a)
 		ok, err := b.TryAcquireLock(bg)
@@ -55,7 +55,7 @@ func TestOtherClientIsRefused(t *testing.T) {
 // the lock to anybody else, and the machine goes to lost on its own.
 func TestLeaseExpiresBeforeServerHandsOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		rec := newRecorder()
 		a, b := newClient(t, srv, "a", rec.option()), newClient(t, srv, "b")
 		mustAcquire(t, a)
@@ -67,7 +67,7 @@ func TestLeaseExpiresBeforeServerHandsOver(t *testing.T) {
 		if a.IsLeader() || a.GetRemainingLease() != 0 {
 			t.Fatal("a still reports leadership after its deadline")
 		}
-		if holder, _, ok := srv.Holder(service, domain); !ok || holder != "a" {
+		if holder, ok := srv.Holder(service, domain); !ok || holder != "a" {
 			t.Fatalf("server let the lock go before the client stopped leading (holder %q)", holder)
 		}
 		if ok, _ := b.TryAcquireLock(bg); ok {
@@ -82,7 +82,7 @@ func TestLeaseExpiresBeforeServerHandsOver(t *testing.T) {
 // moved the machine to lost, a reader never sees a stale leadership.
 func TestIsLeaderFalseExactlyAtDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		mustAcquire(t, a)
 		time.Sleep(usable - time.Nanosecond)
@@ -98,7 +98,7 @@ func TestIsLeaderFalseExactlyAtDeadline(t *testing.T) {
 
 func TestKeepAliveHoldsLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		mustStartKeepAlive(t, a)
@@ -120,14 +120,14 @@ func TestKeepAliveHoldsLeadership(t *testing.T) {
 
 func TestKeepAliveRetriesTransientFailures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		failures := 3
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.Method == testutil.MethodKeepAlive && failures > 0 {
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodKeepAlive && failures > 0 {
 				failures--
-				return testutil.Fault{Code: codes.Unavailable}
+				return qqtest.Fault{Code: codes.Unavailable}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
@@ -138,7 +138,7 @@ func TestKeepAliveRetriesTransientFailures(t *testing.T) {
 		}
 		var failed int
 		for _, tr := range rec.all() {
-			if tr.Event == "failed" && tr.From == client.StateRefreshing && tr.To == client.StateLeader {
+			if tr.Event == client.EventFailed && tr.From == client.StateRefreshing && tr.To == client.StateLeader {
 				failed++
 			}
 		}
@@ -152,7 +152,7 @@ func TestKeepAliveRetriesTransientFailures(t *testing.T) {
 // the local deadline.
 func TestKeepAliveRefusedLosesLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		rec := newRecorder()
 		a, b := newClient(t, srv, "a", rec.option()), newClient(t, srv, "b")
 		mustAcquire(t, a)
@@ -174,14 +174,14 @@ func TestKeepAliveRefusedLosesLeadership(t *testing.T) {
 
 func TestPermanentErrorEndsLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			if c.Method == testutil.MethodKeepAlive {
-				return testutil.Fault{Code: codes.PermissionDenied}
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodKeepAlive {
+				return qqtest.Fault{Code: codes.PermissionDenied}
 			}
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		mustStartKeepAlive(t, a)
 		lost := rec.waitFor(t, client.StateLost)
@@ -197,7 +197,7 @@ func TestPermanentErrorEndsLeadership(t *testing.T) {
 // fixed, and either way leadership ends exactly then.
 func TestDeadlinePassesWhileKeepAliveHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		mustAcquire(t, a)
 		start := time.Now()
@@ -216,7 +216,7 @@ func TestDeadlinePassesWhileKeepAliveHangs(t *testing.T) {
 // machine goes to lost from refreshing.
 func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		mustAcquire(t, a)
 		start := time.Now()
@@ -242,7 +242,7 @@ func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
 
 func TestLostClientCanLeadAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		rec.waitFor(t, client.StateLost)
@@ -257,7 +257,7 @@ func TestLostClientCanLeadAgain(t *testing.T) {
 
 func TestTTLTravelsRoundedUpButDeadlineUsesExactTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		c, err := client.NewQuorumQuestClient(service, domain, 1500*time.Millisecond, "in-process",
 			client.WithServerStub(srv.Stub()), client.WithTransitionHook(recordTransitions))
 		if err != nil {
@@ -265,7 +265,7 @@ func TestTTLTravelsRoundedUpButDeadlineUsesExactTTL(t *testing.T) {
 		}
 		defer c.Close()
 		mustAcquire(t, c)
-		_, expires, _ := srv.Holder(service, domain)
+		_, expires, _ := srv.Lease(service, domain)
 		if got := expires.Sub(time.Now()); got != 2*time.Second {
 			t.Fatalf("server lease %v, want 2s (1.5s rounded up)", got)
 		}

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
 func TestReleaseHandsOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
 		mustAcquire(t, a)
 		mustStartKeepAlive(t, a)
@@ -25,7 +25,7 @@ func TestReleaseHandsOver(t *testing.T) {
 		if a.IsLeader() || a.State() != client.StateFollower {
 			t.Fatalf("after release: leader %v, state %s", a.IsLeader(), a.State())
 		}
-		if _, _, held := srv.Holder(service, domain); held {
+		if _, held := srv.Holder(service, domain); held {
 			t.Fatal("server still holds the lock")
 		}
 		mustAcquire(t, b)
@@ -40,22 +40,22 @@ func TestReleaseHandsOver(t *testing.T) {
 // after an answer was lost.
 func TestReleaseAfterLostAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			return testutil.Fault{DropResponse: c.Method == testutil.MethodTryAcquireLock}
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{DropResponse: c.Method == qqtest.MethodTryAcquireLock}
 		})
 		a := newClient(t, srv, "a", client.WithRequestTimeout(time.Second))
 		ok, err := a.TryAcquireLock(bg)
 		if ok || status.Code(err) != codes.DeadlineExceeded || a.State() != client.StateFollower {
 			t.Fatalf("TryAcquireLock = %v, %v (state %s); want false, DeadlineExceeded, follower", ok, err, a.State())
 		}
-		if holder, _, _ := srv.Holder(service, domain); holder != "a" {
+		if holder, _ := srv.Holder(service, domain); holder != "a" {
 			t.Fatal("the fault did not apply the call")
 		}
 		if err := a.ReleaseLock(bg); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, held := srv.Holder(service, domain); held {
+		if _, held := srv.Holder(service, domain); held {
 			t.Fatal("release from a follower was not sent")
 		}
 	})
@@ -63,7 +63,7 @@ func TestReleaseAfterLostAnswer(t *testing.T) {
 
 func TestReleaseFromLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		rec.waitFor(t, client.StateLost)
@@ -77,9 +77,9 @@ func TestReleaseFromLost(t *testing.T) {
 // sent only after it, so the server is never left holding the lock.
 func TestReleaseWhileAcquiring(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			return testutil.Fault{Delay: time.Second}
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{Delay: time.Second}
 		})
 		a := newClient(t, srv, "a")
 		got := make(chan error, 1)
@@ -100,7 +100,7 @@ func TestReleaseWhileAcquiring(t *testing.T) {
 		if err := <-got; err != nil {
 			t.Fatalf("TryAcquireLock: %v", err)
 		}
-		if _, _, held := srv.Holder(service, domain); held || a.IsLeader() {
+		if _, held := srv.Holder(service, domain); held || a.IsLeader() {
 			t.Fatal("lock held after the release")
 		}
 	})
@@ -108,11 +108,11 @@ func TestReleaseWhileAcquiring(t *testing.T) {
 
 func TestReleaseWhileRenewing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			return testutil.Fault{Delay: time.Second}
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{Delay: time.Second}
 		})
 		mustStartKeepAlive(t, a)
 		rec.waitFor(t, client.StateRefreshing)
@@ -120,7 +120,7 @@ func TestReleaseWhileRenewing(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Second)
-		if _, _, held := srv.Holder(service, domain); held || a.State() != client.StateFollower {
+		if _, held := srv.Holder(service, domain); held || a.State() != client.StateFollower {
 			t.Fatalf("after release during renewal: held %v, state %s", held, a.State())
 		}
 	})
@@ -129,7 +129,7 @@ func TestReleaseWhileRenewing(t *testing.T) {
 // TryAcquireLock while leading renews the lease through the machine.
 func TestTryAcquireWhileLeadingRenews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		time.Sleep(10 * time.Second)
@@ -147,8 +147,8 @@ func TestTryAcquireWhileLeadingRenews(t *testing.T) {
 // Concurrent TryAcquireLock calls share the one call in flight.
 func TestConcurrentTryAcquireShareOneCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Delay: time.Second} })
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Delay: time.Second} })
 		a := newClient(t, srv, "a")
 		results := make(chan bool, 5)
 		for range 5 {
@@ -170,15 +170,15 @@ func TestConcurrentTryAcquireShareOneCall(t *testing.T) {
 
 func TestTryAcquireFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Code: codes.Unavailable} })
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Code: codes.Unavailable} })
 		a, rec := newRecordedClient(t, srv, "a")
 		ok, err := a.TryAcquireLock(bg)
 		if ok || status.Code(err) != codes.Unavailable {
 			t.Fatalf("TryAcquireLock = %v, %v; want false and Unavailable", ok, err)
 		}
 		synctest.Wait()
-		if tr := rec.all(); len(tr) != 2 || tr[1].Event != "failed" || tr[1].To != client.StateFollower {
+		if tr := rec.all(); len(tr) != 2 || tr[1].Event != client.EventFailed || tr[1].To != client.StateFollower {
 			t.Fatalf("transitions %v", tr)
 		}
 	})
@@ -186,7 +186,7 @@ func TestTryAcquireFailure(t *testing.T) {
 
 func TestTryAcquireHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		srv.Pause()
 		defer srv.Resume()
 		a := newClient(t, srv, "a")
@@ -205,7 +205,7 @@ func TestTryAcquireHonoursContext(t *testing.T) {
 
 func TestKeepAliveErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		if err := a.StartKeepAlive(bg); !errors.Is(err, client.ErrNotLeader) {
 			t.Fatalf("StartKeepAlive as follower: %v, want ErrNotLeader", err)
@@ -227,7 +227,7 @@ func TestKeepAliveErrors(t *testing.T) {
 // lease to run out at its deadline.
 func TestStopKeepAliveWhileRenewalHangs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour))
 		mustAcquire(t, a)
 		srv.Partition("a")
@@ -254,7 +254,7 @@ func TestStopKeepAliveWhileRenewalHangs(t *testing.T) {
 // Keep-alive ends with the context given to StartKeepAlive.
 func TestKeepAliveEndsWithItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		mustAcquire(t, a)
 		ctx, cancel := context.WithCancel(bg)
@@ -276,14 +276,14 @@ func TestKeepAliveEndsWithItsContext(t *testing.T) {
 
 func TestCloseReleasesAndIsIdempotent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		mustStartKeepAlive(t, a)
 		if err := a.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, held := srv.Holder(service, domain); held {
+		if _, held := srv.Holder(service, domain); held {
 			t.Fatal("Close did not release the lock")
 		}
 		if err := a.Close(); err != nil {
@@ -311,7 +311,7 @@ func TestCloseReleasesAndIsIdempotent(t *testing.T) {
 // Close is bounded even when the server does not answer at all.
 func TestCloseIsBoundedOnDeadNetwork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Hour), client.WithCloseTimeout(time.Second))
 		mustAcquire(t, a)
 		srv.Partition("a")
@@ -330,9 +330,9 @@ func TestCloseIsBoundedOnDeadNetwork(t *testing.T) {
 
 func TestCloseWhileAcquiringReleases(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(c testutil.Call) testutil.Fault {
-			return testutil.Fault{DropResponse: c.Method == testutil.MethodTryAcquireLock}
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{DropResponse: c.Method == qqtest.MethodTryAcquireLock}
 		})
 		a := newClient(t, srv, "a")
 		got := make(chan error, 1)
@@ -347,7 +347,7 @@ func TestCloseWhileAcquiringReleases(t *testing.T) {
 		if err := <-got; !errors.Is(err, client.ErrClosed) {
 			t.Fatalf("pending TryAcquireLock: %v, want ErrClosed", err)
 		}
-		if _, _, held := srv.Holder(service, domain); held {
+		if _, held := srv.Holder(service, domain); held {
 			t.Fatal("the lock acquired by the lost answer was not released by Close")
 		}
 	})
@@ -355,7 +355,7 @@ func TestCloseWhileAcquiringReleases(t *testing.T) {
 
 func TestCloseFollowerAndLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		f := newClient(t, srv, "f")
 		if err := f.Close(); err != nil || srv.Calls().ReleaseLock != 0 {
 			t.Fatalf("Close of a follower = %v with %d releases; want nil and none", err, srv.Calls().ReleaseLock)
@@ -366,6 +366,81 @@ func TestCloseFollowerAndLost(t *testing.T) {
 		rec.waitFor(t, client.StateLost)
 		if err := l.Close(); err != nil || l.State() != client.StateClosed {
 			t.Fatalf("Close of a lost client = %v, state %s", err, l.State())
+		}
+	})
+}
+
+// Close releases whenever the server may hold the lock for the client, not
+// only while it leads: here the server granted a TryAcquireLock whose
+// answer never arrived, so the client is a follower that the server
+// believes leads. After Close the server must hold nothing.
+func TestCloseReleasesGrantWhoseAnswerWasLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{DropResponse: c.Method == qqtest.MethodTryAcquireLock}
+		})
+		a := newClient(t, srv, "a")
+		ctx, cancel := context.WithTimeout(bg, time.Second)
+		defer cancel()
+		if ok, err := a.TryAcquireLock(ctx); ok || err == nil {
+			t.Fatalf("TryAcquireLock = %v, %v; want the lost answer's error", ok, err)
+		}
+		if holder, held := srv.Holder(service, domain); !held || holder != "a" || a.State() != client.StateFollower {
+			t.Fatalf("setup: server holder %q (held %v), client %s; want a granted, client follower", holder, held, a.State())
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if holder, held := srv.Holder(service, domain); held {
+			t.Fatalf("after Close the server still holds the lock for %q", holder)
+		}
+	})
+}
+
+// Close releases after a lease that ran out locally: the server's own lease
+// outlives the local deadline (by drift and margin at least), so it still
+// holds the lock.
+func TestCloseReleasesAfterLocalExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a, rec := newRecordedClient(t, srv, "a")
+		mustAcquire(t, a)
+		rec.waitFor(t, client.StateLost)
+		if _, held := srv.Holder(service, domain); !held {
+			t.Fatal("setup: the server's lease ended with the local one")
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, held := srv.Holder(service, domain); held {
+			t.Fatal("after Close the server still holds the lock")
+		}
+	})
+}
+
+// Close sends no release when the server said the lock is another's, nor
+// after a completed release: nothing may be held then.
+func TestCloseSendsNoReleaseWhenNothingMayBeHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		mustAcquire(t, a)
+		if ok, err := b.TryAcquireLock(bg); ok || err != nil {
+			t.Fatalf("b: %v, %v", ok, err)
+		}
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		releases := srv.Calls().ReleaseLock
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := srv.Calls().ReleaseLock; n != releases {
+			t.Fatalf("Close sent %d releases; nothing could be held", n-releases)
 		}
 	})
 }

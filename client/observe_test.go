@@ -15,13 +15,14 @@ import (
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 )
 
 // Several hooks each see every transition once, in the machine's order.
 func TestHooksSeeEveryTransitionInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		r1, r2 := newRecorder(), newRecorder()
 		a := newClient(t, srv, "a", r1.option(), r2.option())
 		for range 5 {
@@ -58,7 +59,7 @@ func TestPanickingHookBreaksNothing(t *testing.T) {
 		var logs bytes.Buffer
 		var logMu sync.Mutex
 		logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, nil))
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		rec := newRecorder()
 		a := newClient(t, srv, "a", client.WithLogger(logger),
 			client.WithTransitionHook(func(client.Transition) { panic("hook bug") }), rec.option())
@@ -93,12 +94,17 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // renewing, and the hook later receives everything it missed, in order.
 func TestBlockingHookStallsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		unblock := make(chan struct{})
-		var seen atomic.Int32
+		var mu sync.Mutex
+		var blocked []client.Transition
 		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option(), client.WithTransitionHook(func(client.Transition) {
-			if seen.Add(1) == 1 {
+		a := newClient(t, srv, "a", rec.option(), client.WithTransitionHook(func(tr client.Transition) {
+			mu.Lock()
+			blocked = append(blocked, tr)
+			first := len(blocked) == 1
+			mu.Unlock()
+			if first {
 				<-unblock
 			}
 		}))
@@ -108,13 +114,23 @@ func TestBlockingHookStallsNothing(t *testing.T) {
 		if !a.IsLeader() || srv.Calls().KeepAlive < 8 {
 			t.Fatalf("machine stalled: leader %v after %d renewals", a.IsLeader(), srv.Calls().KeepAlive)
 		}
-		if seen.Load() != 1 {
-			t.Fatalf("blocked hook ran %d times", seen.Load())
+		mu.Lock()
+		if len(blocked) != 1 {
+			t.Fatalf("blocked hook ran %d times", len(blocked))
 		}
+		mu.Unlock()
 		close(unblock)
 		synctest.Wait()
-		if int(seen.Load()) != len(rec.all()) {
-			t.Fatalf("blocked hook caught up with %d of %d transitions", seen.Load(), len(rec.all()))
+		mu.Lock()
+		defer mu.Unlock()
+		all := rec.all()
+		if len(blocked) != len(all) {
+			t.Fatalf("blocked hook caught up with %d of %d transitions", len(blocked), len(all))
+		}
+		for i := range all {
+			if blocked[i] != all[i] {
+				t.Fatalf("transition %d: the blocked hook got %+v, the machine made %+v", i, blocked[i], all[i])
+			}
 		}
 	})
 }
@@ -142,7 +158,7 @@ func (c *callbackLog) OnLeaderLost() {
 
 func TestCallbacks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		cb := &callbackLog{}
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b", client.WithCallbacks(cb))
 		mustAcquire(t, a)
@@ -168,7 +184,7 @@ func TestCallbacks(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		ctx, cancel := context.WithCancel(bg)
 		w := a.Watch(ctx)
@@ -204,7 +220,7 @@ func TestWatch(t *testing.T) {
 // newest, and never stalls the machine.
 func TestSlowWatcherMissesOldestOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		w := a.Watch(bg)
 		for range client.WatchBuffer { // 3 transitions each: more than the buffer holds
@@ -230,7 +246,7 @@ func TestSlowWatcherMissesOldestOnly(t *testing.T) {
 
 // Many clients can share one connection; Close leaves it to its owner.
 func TestWithConnShared(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	conn := testutil.BufconnConn(t, srv)
 	var clients []*client.QuorumQuestClient
 	for _, d := range []string{"d1", "d2", "d3"} {
@@ -252,8 +268,8 @@ func TestWithConnShared(t *testing.T) {
 }
 
 func TestWithDialOptions(t *testing.T) {
-	srv := testutil.NewServer()
-	addr := testutil.TCPAddr(t, srv)
+	srv := qqtest.NewServer(t)
+	addr := srv.Addr()
 	var intercepted atomic.Int32
 	count := grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		intercepted.Add(1)
@@ -273,7 +289,7 @@ func TestWithDialOptions(t *testing.T) {
 }
 
 func TestConnectionOptionConflicts(t *testing.T) {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	conn := testutil.BufconnConn(t, srv)
 	for name, opts := range map[string][]client.Option{
 		"stub and conn":         {client.WithServerStub(srv.Stub()), client.WithConn(conn)},

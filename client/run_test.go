@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // oneWay is the simulated network delay of every request in these tests;
@@ -72,7 +72,7 @@ func (ts *tenures) overlaps(now time.Time) []string {
 
 // candidates starts n clients running Run with lead functions that block
 // until their context ends; it returns them with their stop functions.
-func candidates(t *testing.T, srv *testutil.Server, ts *tenures, n int) (map[string]*client.QuorumQuestClient, map[string]context.CancelFunc, *sync.WaitGroup) {
+func candidates(t *testing.T, srv *qqtest.Server, ts *tenures, n int) (map[string]*client.QuorumQuestClient, map[string]context.CancelFunc, *sync.WaitGroup) {
 	t.Helper()
 	clients := map[string]*client.QuorumQuestClient{}
 	stops := map[string]context.CancelFunc{}
@@ -93,15 +93,15 @@ func candidates(t *testing.T, srv *testutil.Server, ts *tenures, n int) (map[str
 	return clients, stops, &wg
 }
 
-func delayed(srv *testutil.Server) {
-	srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Delay: oneWay} })
+func delayed(srv *qqtest.Server) {
+	srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Delay: oneWay} })
 }
 
 // With TTL T and retry interval R, failover after the leader vanishes
 // without releasing takes at most T + R plus one round trip.
 func TestFailoverWithinTTLPlusRetryInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		delayed(srv)
 		ts := newTenures()
 		_, stops, wg := candidates(t, srv, ts, 3)
@@ -130,7 +130,7 @@ func TestFailoverWithinTTLPlusRetryInterval(t *testing.T) {
 // round trips.
 func TestGracefulHandoverWithinRetryInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		delayed(srv)
 		ts := newTenures()
 		_, stops, wg := candidates(t, srv, ts, 3)
@@ -158,7 +158,7 @@ func TestGracefulHandoverWithinRetryInterval(t *testing.T) {
 // its cause, and Run campaigns again.
 func TestRunCancelsLeadOnLossAndCampaignsAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
 		causes := make(chan error, 4)
 		ctx, cancel := context.WithCancel(bg)
@@ -192,7 +192,7 @@ func TestRunCancelsLeadOnLossAndCampaignsAgain(t *testing.T) {
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run = %v, want context.Canceled", err)
 		}
-		if _, _, held := srv.Holder(service, domain); held {
+		if _, held := srv.Holder(service, domain); held {
 			t.Fatal("Run did not release when its context ended")
 		}
 	})
@@ -201,7 +201,7 @@ func TestRunCancelsLeadOnLossAndCampaignsAgain(t *testing.T) {
 // When lead returns on its own, Run releases and campaigns again.
 func TestRunReleasesWhenLeadReturns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		ctx, cancel := context.WithCancel(bg)
 		defer cancel()
@@ -220,7 +220,7 @@ func TestRunReleasesWhenLeadReturns(t *testing.T) {
 
 func TestRunAndCampaignAfterClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
 		mustAcquire(t, a)
 		done := make(chan error, 1)
@@ -244,18 +244,9 @@ func TestRunAndCampaignAfterClose(t *testing.T) {
 	})
 }
 
-func TestRunRejectsNilLead(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a := newClient(t, testutil.NewServer(), "a")
-		if err := a.Run(bg, nil); !errors.Is(err, client.ErrInvalidArgument) {
-			t.Fatalf("Run(nil) = %v", err)
-		}
-	})
-}
-
 func TestCampaign(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
 		if err := a.Campaign(bg); err != nil {
 			t.Fatal(err)

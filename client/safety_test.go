@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/internal/checker"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 var (
@@ -25,10 +26,10 @@ var (
 
 // safetyConfig is the checker's configuration for these tests: its defaults
 // (TTL 2s, request timeout 500ms, retry every 500ms, 6 TTLs of faults).
-var safetyConfig = testutil.SafetyConfig{}.WithDefaults()
+var safetyConfig = checker.SafetyConfig{}.WithDefaults()
 
 // realCandidate builds the client under test for the safety checker.
-func realCandidate(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+func realCandidate(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 	return newRealCandidate(id, stub)
 }
 
@@ -46,8 +47,8 @@ func newRealCandidate(id string, stub pb.LeaderElectionServiceClient, opts ...cl
 
 // tracedCandidate is realCandidate that also logs every transition, for
 // replaying one seed with -v.
-func tracedCandidate(t *testing.T, start func() time.Time) testutil.NewCandidate {
-	return func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+func tracedCandidate(t *testing.T, start func() time.Time) checker.NewCandidate {
+	return func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 		return newRealCandidate(id, stub, client.WithTransitionHook(func(tr client.Transition) {
 			t.Logf("%v: %s: %s -> %s on %s (%v)", tr.At.Sub(start()), id, tr.From, tr.To, tr.Event, tr.Err)
 		}))
@@ -60,11 +61,11 @@ type safetyTotals struct {
 	targeted, settled, releaseSamples, incarnations                    int
 	worstRecovery                                                      time.Duration
 	worstSeed                                                          uint64
-	faults                                                             testutil.FaultCounts
-	calls                                                              testutil.CallCounts
+	faults                                                             checker.FaultCounts
+	calls                                                              qqtest.CallCounts
 }
 
-func (s *safetyTotals) add(r testutil.Report) {
+func (s *safetyTotals) add(r checker.Report) {
 	s.schedules++
 	s.candidates += r.Candidates
 	s.samples += r.Samples
@@ -87,14 +88,14 @@ func (s *safetyTotals) add(r testutil.Report) {
 // runSafetySchedule plays one schedule in a bubble of its own. A bubble
 // that ends in a deadlock (a goroutine left behind) panics out of
 // synctest.Test; that is reported with the seed too.
-func runSafetySchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, newCandidate testutil.NewCandidate) (rep testutil.Report, err error) {
+func runSafetySchedule(t *testing.T, seed uint64, cfg checker.SafetyConfig, newCandidate checker.NewCandidate) (rep checker.Report, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("safety: seed %d: the bubble failed (d): %v (earlier result: %v)", seed, p, err)
 		}
 	}()
 	synctest.Test(t, func(*testing.T) {
-		rep, err = testutil.RunSchedule(seed, cfg, newCandidate)
+		rep, err = checker.RunSchedule(seed, cfg, newCandidate)
 	})
 	return rep, err
 }
@@ -104,13 +105,13 @@ func runSafetySchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, new
 // the first that breaks a property of docs/safety.md.
 func TestSafetyRandomSchedules(t *testing.T) {
 	start := time.Now()
-	cfg, newCandidate := safetyConfig, testutil.NewCandidate(realCandidate)
+	cfg, newCandidate := safetyConfig, checker.NewCandidate(realCandidate)
 	if *safetySchedules == 1 { // a replay: show the timeline
 		var bubbleStart time.Time
 		cfg.Log = func(at time.Duration, msg string) { t.Logf("%v: %s", at, msg) }
 		newCandidate = tracedCandidate(t, func() time.Time { return bubbleStart })
 		inner := newCandidate
-		newCandidate = func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		newCandidate = func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			if bubbleStart.IsZero() {
 				bubbleStart = time.Now() // the schedule's start, to the microsecond
 			}
@@ -185,7 +186,7 @@ func TestSafetyCheckerCatchesNaiveClients(t *testing.T) {
 		{"leadership outlives failed keep-alives", true},
 	} {
 		t.Run(m.name, func(t *testing.T) {
-			newNaive := func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+			newNaive := func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 				return &naiveCandidate{stub: stub, id: id, sticky: m.sticky}, nil
 			}
 			for seed := uint64(1); seed <= 50; seed++ {

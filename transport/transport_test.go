@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -84,7 +84,7 @@ func newTransport(t *testing.T, stub pb.LeaderElectionServiceClient, ttl time.Du
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	stub := testutil.NewServer().Stub()
+	stub := qqtest.NewUnstartedServer().Stub()
 	for _, cfg := range []Config{
 		{TTL: 0, Timeout: time.Second, Policy: DefaultLeasePolicy},
 		{TTL: time.Second, Timeout: 0, Policy: DefaultLeasePolicy},
@@ -99,8 +99,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // The lease runs from the send time, not from the answer.
 func TestLeaseMeasuredFromSendTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
-		srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Delay: 2 * time.Second} })
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Delay: 2 * time.Second} })
 		tr := newTransport(t, srv.Stub(), 10*time.Second)
 		sent := time.Now()
 		res := tr.TryAcquire(context.Background(), time.Time{})
@@ -161,7 +161,7 @@ func TestKeepAliveLeaseLength(t *testing.T) {
 // A renewal ends by the lease deadline even when the call timeout is longer.
 func TestCallEndsBeforeLeaseDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		srv.Pause()
 		defer srv.Resume()
 		tr := newTransport(t, srv.Stub(), 10*time.Second)
@@ -180,10 +180,10 @@ func TestCallEndsBeforeLeaseDeadline(t *testing.T) {
 
 func TestErrorsBecomeEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := testutil.NewServer()
+		srv := qqtest.NewUnstartedServer()
 		tr := newTransport(t, srv.Stub(), 10*time.Second)
 		for code, want := range map[codes.Code]fsm.Event{codes.Unavailable: fsm.Failed, codes.Unimplemented: fsm.Denied} {
-			srv.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{Code: code} })
+			srv.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{Code: code} })
 			if res := tr.TryAcquire(context.Background(), time.Time{}); res.Event != want || status.Code(res.Err) != code {
 				t.Errorf("%v: %+v, want %s", code, res, want)
 			}
@@ -192,12 +192,13 @@ func TestErrorsBecomeEvents(t *testing.T) {
 			}
 		}
 		srv.SetFaultFunc(nil)
-		other := testutil.NewServer()
-		if _, err := other.TryAcquireLock(context.Background(), &pb.TryAcquireLockRequest{Service: "svc", Domain: "dom", ClientId: "x", Ttl: 10}); err != nil {
+		other := qqtest.NewUnstartedServer()
+		if _, err := other.Stub().TryAcquireLock(context.Background(), &pb.TryAcquireLockRequest{Service: "svc", Domain: "dom", ClientId: "x", Ttl: 10}); err != nil {
 			t.Fatal(err)
 		}
-		if res := newTransport(t, other.Stub(), 10*time.Second).TryAcquire(context.Background(), time.Time{}); res.Event != fsm.Denied || res.Err != nil {
-			t.Errorf("held by another: %+v, want denied without error", res)
+		// ErrNotHolder's doc promises that a refused TryAcquireLock records it.
+		if res := newTransport(t, other.Stub(), 10*time.Second).TryAcquire(context.Background(), time.Time{}); res.Event != fsm.Denied || !errors.Is(res.Err, ErrNotHolder) {
+			t.Errorf("held by another: %+v, want denied with ErrNotHolder", res)
 		}
 	})
 }

@@ -1,7 +1,7 @@
 // Command leader-work runs work that only the leader may do, and stops it
 // the moment leadership ends, with client.Run.
 //
-// Against a server (see examples/server), start several of these with
+// Against a server (`go run ./cmd/quorum-quest dev-server`), start several of these with
 // different -id values; kill -9 the leader and another takes over once its
 // lease has run out; stop one with Ctrl-C or SIGTERM and it hands over at
 // once:
@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 func main() {
@@ -87,7 +87,7 @@ func work(leading context.Context, id string, batch time.Duration) {
 // demo shows a loss on an in-process server: after a while the server
 // forgets the lease and a rival takes the lock.
 func demo(ctx context.Context, id string, ttl, batch time.Duration) error {
-	srv := testutil.NewServer()
+	srv := qqtest.NewUnstartedServer()
 	stub := client.WithServerStub(srv.Stub())
 	worker, err := client.NewQuorumQuestClient("leader-work", "example", ttl, "", stub, client.WithClientID(id))
 	if err != nil {

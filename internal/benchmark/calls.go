@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -31,17 +31,16 @@ type Loopback struct {
 
 // NewLoopback starts the server and dials it.
 func NewLoopback() (*Loopback, error) {
-	srv := testutil.NewServer()
-	addr, stop, err := testutil.ServeTCP(srv, "127.0.0.1:0")
-	if err != nil {
+	srv := qqtest.NewUnstartedServer()
+	if err := srv.Start(); err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		stop()
+		srv.Close()
 		return nil, err
 	}
-	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: stop}, nil
+	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: srv.Close}, nil
 }
 
 // Close stops the server and closes the connection.

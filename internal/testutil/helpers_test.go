@@ -1,14 +1,13 @@
 package testutil_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
 )
 
-// The lock most tests fight over.
+// The lock the tests use.
 const (
 	svc = "billing"
 	dom = "eu-west"
@@ -49,16 +48,8 @@ func release(t *testing.T, c pb.LeaderElectionServiceClient, id string) {
 
 // holder is the current holder's id, or "" for a free lock.
 func holder(s interface {
-	Holder(string, string) (string, time.Time, bool)
+	Holder(string, string) (string, bool)
 }) string {
-	id, _, _ := s.Holder(svc, dom)
+	id, _ := s.Holder(svc, dom)
 	return id
-}
-
-// withTimeout is context.WithTimeout on the test's context, cancelled at the
-// end of the test.
-func withTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -8,9 +8,8 @@ import (
 
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/stats"
 )
 
@@ -18,7 +17,7 @@ import (
 // are not durably blocked, so virtual time cannot drive them.
 
 // roundTrip exercises every method through a real gRPC client.
-func roundTrip(t *testing.T, s *testutil.Server, c pb.LeaderElectionServiceClient) {
+func roundTrip(t *testing.T, s *qqtest.Server, c pb.LeaderElectionServiceClient) {
 	t.Helper()
 	if !acquire(t, c, "a", 10) {
 		t.Fatal("a: is_leader = false on a free lock")
@@ -36,51 +35,23 @@ func roundTrip(t *testing.T, s *testutil.Server, c pb.LeaderElectionServiceClien
 	if got := holder(s); got != "" {
 		t.Errorf("after release: holder = %q", got)
 	}
-	want := testutil.CallCounts{TryAcquireLock: 2, KeepAlive: 2, ReleaseLock: 1}
+	want := qqtest.CallCounts{TryAcquireLock: 2, KeepAlive: 2, ReleaseLock: 1}
 	if got := s.Calls(); got != want {
 		t.Errorf("Calls() = %+v, want %+v", got, want)
 	}
 }
 
 func TestBufconnRoundTrip(t *testing.T) {
-	s := testutil.NewServer()
+	s := qqtest.NewUnstartedServer()
 	roundTrip(t, s, pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s)))
 }
 
-func TestTCPRoundTrip(t *testing.T) {
-	s := testutil.NewServer()
-	conn, err := grpc.NewClient(testutil.TCPAddr(t, s), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	roundTrip(t, s, pb.NewLeaderElectionServiceClient(conn))
-}
-
-func TestFaultsOverGRPC(t *testing.T) {
-	s := testutil.NewServer()
-	c := pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s))
-
-	s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{Code: codes.ResourceExhausted}))
-	_, err := c.TryAcquireLock(t.Context(), acquireReq("a", 10))
-	wantCode(t, err, codes.ResourceExhausted)
-
-	s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{DropResponse: true}))
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-	defer cancel()
-	_, err = c.TryAcquireLock(ctx, acquireReq("a", 10))
-	wantCode(t, err, codes.DeadlineExceeded)
-	if got := holder(s); got != "a" {
-		t.Errorf("lost response over gRPC: holder = %q, want a", got)
-	}
-}
-
 func TestServeBufconnStopUnblocksDroppedCall(t *testing.T) {
-	s := testutil.NewServer()
+	s := qqtest.NewUnstartedServer()
 	arrived := make(chan struct{})
-	s.SetFaultFunc(func(testutil.Call) testutil.Fault {
+	s.SetFaultFunc(func(qqtest.Call) qqtest.Fault {
 		close(arrived)
-		return testutil.Fault{DropRequest: true}
+		return qqtest.Fault{DropRequest: true}
 	})
 	conn, stop, err := testutil.ServeBufconn(s)
 	if err != nil {
@@ -113,11 +84,11 @@ func (c *connCounter) HandleConn(_ context.Context, s stats.ConnStats) {
 }
 
 func TestShortConnectionAgeRecyclesWithoutFailingCalls(t *testing.T) {
-	s := testutil.NewServer()
 	conns := new(connCounter)
-	c := pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s,
+	s := qqtest.NewUnstartedServer(qqtest.WithGRPCServerOptions(
 		testutil.ShortConnectionAge(50*time.Millisecond, time.Second),
 		grpc.StatsHandler(conns)))
+	c := pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s))
 
 	// Keep renewing until the server has replaced the connection twice; the
 	// bound only matters if recycling is broken.

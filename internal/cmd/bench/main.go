@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/internal/benchmark"
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 func main() {
@@ -48,15 +48,15 @@ func main() {
 }
 
 func runServer() {
-	addr, stop, err := testutil.ServeTCP(testutil.NewServer(), "127.0.0.1:0")
-	if err != nil {
+	srv := qqtest.NewUnstartedServer()
+	if err := srv.Start(); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(addr)
+	fmt.Println(srv.Addr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
-	stop()
+	srv.Close()
 }
 
 // startServer runs this binary with -serve and returns the address it

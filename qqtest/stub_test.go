@@ -1,4 +1,4 @@
-package testutil_test
+package qqtest_test
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc/codes"
 )
 
-var _ pb.LeaderElectionServiceClient = testutil.NewServer().Stub()
+var _ pb.LeaderElectionServiceClient = qqtest.NewUnstartedServer().Stub()
 
 func TestStubDoneContextIsNotSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, err := s.Stub().TryAcquireLock(ctx, acquireReq("a", 10))
@@ -37,7 +37,7 @@ func TestStubDoneContextIsNotSent(t *testing.T) {
 
 func TestStubCancelDuringCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		s.Pause()
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(2*time.Second, cancel)
@@ -52,11 +52,11 @@ func TestStubCancelDuringCall(t *testing.T) {
 
 func TestStubClonesRequests(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		entered := make(chan struct{})
-		s.SetFaultFunc(func(testutil.Call) testutil.Fault {
+		s.SetFaultFunc(func(qqtest.Call) qqtest.Fault {
 			close(entered)
-			return testutil.Fault{Delay: time.Second}
+			return qqtest.Fault{Delay: time.Second}
 		})
 		req := acquireReq("a", 10)
 		done := make(chan error)
@@ -72,7 +72,7 @@ func TestStubClonesRequests(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		id, expires, _ := s.Holder(svc, dom)
+		id, expires, _ := s.Lease(svc, dom)
 		if id != "a" || !expires.Equal(time.Now().Add(10*time.Second)) {
 			t.Errorf("holder %q expiring in %v, want a expiring in 10s as sent", id, expires.Sub(time.Now()))
 		}

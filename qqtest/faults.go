@@ -1,4 +1,4 @@
-package testutil
+package qqtest
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 // Call describes one call for a fault function.
 type Call struct {
 	// Method is MethodTryAcquireLock, MethodKeepAlive or MethodReleaseLock.
-	Method                    string
+	Method string
+	// Service, Domain and ClientID are the request's, as the client sent
+	// them.
 	Service, Domain, ClientID string
 }
 
@@ -44,6 +46,34 @@ func (s *Server) SetFaultFunc(f func(Call) Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faultFunc = f
+}
+
+// SetFault makes every later call suffer f, as SetFaultFunc with a function
+// that always returns f: SetFault(Fault{Delay: d}) delays every call by d,
+// SetFault(Fault{Code: codes.Unavailable}) fails every call with that code
+// without applying it. SetFault(Fault{}) clears it. It replaces any fault
+// function set before.
+func (s *Server) SetFault(f Fault) {
+	if f == (Fault{}) {
+		s.SetFaultFunc(nil)
+		return
+	}
+	s.SetFaultFunc(func(Call) Fault { return f })
+}
+
+// DropLock loses the lock (service, domain) now, as a store that lost it
+// would: its tenure ends, the holder is not told, and its next KeepAlive
+// answers -1s while any client may acquire the lock. Dropping a free lock
+// does nothing.
+func (s *Server) DropLock(service, domain string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowLocked()
+	key := lockKey{service, domain}
+	if l := s.currentLocked(key, now); l != nil {
+		s.endTenureLocked(l, now)
+		delete(s.locks, key)
+	}
 }
 
 // Partition cuts clientID off: its calls behave as with DropRequest until
@@ -126,7 +156,7 @@ func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) 
 	}
 
 	if f.Code != codes.OK {
-		return status.Errorf(f.Code, "testutil: injected fault on %s", c.Method)
+		return status.Errorf(f.Code, "qqtest: injected fault on %s", c.Method)
 	}
 
 	s.mu.Lock()

@@ -1,11 +1,13 @@
-package testutil
+package qqtest
 
 import (
 	"context"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -21,12 +23,14 @@ const (
 )
 
 // Server is an in-memory LeaderElectionService. Its zero value is not usable;
-// create one with [NewServer]. All methods are safe for concurrent use.
+// create one with [NewServer] or [NewUnstartedServer]. All methods are safe
+// for concurrent use.
 type Server struct {
-	pb.UnimplementedLeaderElectionServiceServer
-
 	defaultTTL time.Duration
 	clock      func() time.Time
+	grpcOpts   []grpc.ServerOption
+
+	serving serving // see serve.go
 
 	mu          sync.Mutex
 	offset      time.Duration // added to clock(), see SetClockOffset
@@ -38,25 +42,53 @@ type Server struct {
 	resume      chan struct{} // non-nil while paused; Resume closes it
 }
 
-// ServerOption configures a [Server] built by [NewServer].
-type ServerOption func(*Server)
+// Option configures a [Server] built by [NewServer] or
+// [NewUnstartedServer].
+type Option func(*Server)
 
 // WithDefaultTTL sets the TTL used when a request's ttl is 0 or less. The
 // default is [DefaultTTL] (15 s), like the real server, so that a client
 // which truncates a sub-second TTL to 0 gets the same surprise as in
 // production.
-func WithDefaultTTL(d time.Duration) ServerOption {
+func WithDefaultTTL(d time.Duration) Option {
 	return func(s *Server) { s.defaultTTL = d }
 }
 
 // WithClock sets the server's clock. The default is time.Now, which is
 // virtual inside a testing/synctest bubble.
-func WithClock(now func() time.Time) ServerOption {
+func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.clock = now }
 }
 
-// NewServer returns an empty server: no locks, no history, no faults.
-func NewServer(opts ...ServerOption) *Server {
+// WithGRPCServerOptions adds options to the gRPC server that serves s over
+// the network ([NewServer], [Server.Start], [Server.Serve]), such as
+// interceptors, stats handlers or keepalive parameters. They do not affect
+// [Server.Stub].
+func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
+	return func(s *Server) { s.grpcOpts = append(s.grpcOpts, opts...) }
+}
+
+// NewServer starts an empty server serving real gRPC on a loopback port
+// (see [Server.Addr]) for the rest of the test; tb.Cleanup closes it. A
+// setup error fails the test.
+//
+// Use [NewUnstartedServer] inside a testing/synctest bubble: a network
+// server's goroutines do not belong there.
+func NewServer(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	s := NewUnstartedServer(opts...)
+	if err := s.Start(); err != nil {
+		tb.Fatalf("qqtest: start server: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// NewUnstartedServer returns an empty server (no locks, no history, no
+// faults) that does not serve the network and starts no goroutine. Call it
+// through [Server.Stub], for example inside a testing/synctest bubble where
+// its clock is virtual, or serve it with [Server.Start] or [Server.Serve].
+func NewUnstartedServer(opts ...Option) *Server {
 	s := &Server{
 		defaultTTL:  DefaultTTL,
 		clock:       time.Now,
@@ -77,10 +109,10 @@ type lock struct {
 	tenure  int // index of the holder's open Tenure in Server.history
 }
 
-// TryAcquireLock grants a free or expired lock to the caller for ttl seconds,
+// tryAcquireLock grants a free or expired lock to the caller for ttl seconds,
 // renews it (expiry = now+ttl) if the caller already holds it, and answers
 // false if another client holds it.
-func (s *Server) TryAcquireLock(ctx context.Context, req *pb.TryAcquireLockRequest) (*pb.TryAcquireLockResponse, error) {
+func (s *Server) tryAcquireLock(ctx context.Context, req *pb.TryAcquireLockRequest) (*pb.TryAcquireLockResponse, error) {
 	c := Call{Method: MethodTryAcquireLock, Service: req.GetService(), Domain: req.GetDomain(), ClientID: req.GetClientId()}
 	var leader bool
 	err := s.handle(ctx, c, func(now time.Time) {
@@ -105,10 +137,10 @@ func (s *Server) TryAcquireLock(ctx context.Context, req *pb.TryAcquireLockReque
 	return &pb.TryAcquireLockResponse{IsLeader: leader}, nil
 }
 
-// KeepAlive renews the lock if the caller holds it and answers with the TTL
+// keepAlive renews the lock if the caller holds it and answers with the TTL
 // as lease_length; otherwise it answers -1s. Like the real server it never
 // returns a gRPC error of its own (injected faults aside).
-func (s *Server) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest) (*pb.KeepAliveResponse, error) {
+func (s *Server) keepAlive(ctx context.Context, req *pb.KeepAliveRequest) (*pb.KeepAliveResponse, error) {
 	c := Call{Method: MethodKeepAlive, Service: req.GetService(), Domain: req.GetDomain(), ClientID: req.GetClientId()}
 	lease := -time.Second
 	err := s.handle(ctx, c, func(now time.Time) {
@@ -124,9 +156,9 @@ func (s *Server) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest) (*pb.K
 	return &pb.KeepAliveResponse{LeaseLength: durationpb.New(lease)}, nil
 }
 
-// ReleaseLock deletes the lock if the caller holds it and always answers
+// releaseLock deletes the lock if the caller holds it and always answers
 // with an empty response, as the real server does.
-func (s *Server) ReleaseLock(ctx context.Context, req *pb.ReleaseLockRequest) (*pb.ReleaseLockResponse, error) {
+func (s *Server) releaseLock(ctx context.Context, req *pb.ReleaseLockRequest) (*pb.ReleaseLockResponse, error) {
 	c := Call{Method: MethodReleaseLock, Service: req.GetService(), Domain: req.GetDomain(), ClientID: req.GetClientId()}
 	err := s.handle(ctx, c, func(now time.Time) {
 		key := lockKey{c.Service, c.Domain}
@@ -141,9 +173,17 @@ func (s *Server) ReleaseLock(ctx context.Context, req *pb.ReleaseLockRequest) (*
 	return &pb.ReleaseLockResponse{}, nil
 }
 
-// Holder reports the current, unexpired holder of the lock (service, domain)
-// and when its lease ends by the server clock.
-func (s *Server) Holder(service, domain string) (clientID string, expires time.Time, ok bool) {
+// Holder reports the current, unexpired holder of the lock (service,
+// domain), and held false if nobody holds it.
+func (s *Server) Holder(service, domain string) (clientID string, held bool) {
+	clientID, _, held = s.Lease(service, domain)
+	return clientID, held
+}
+
+// Lease reports the current, unexpired holder of the lock (service, domain)
+// and when its lease ends by the server clock, read together; held is false
+// if nobody holds the lock.
+func (s *Server) Lease(service, domain string) (clientID string, expires time.Time, held bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.currentLocked(lockKey{service, domain}, s.nowLocked())

@@ -1,4 +1,4 @@
-package testutil_test
+package qqtest_test
 
 import (
 	"context"
@@ -7,20 +7,20 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
 // only returns a fault function that applies f to method and lets every
 // other call through.
-func only(method string, f testutil.Fault) func(testutil.Call) testutil.Fault {
-	return func(c testutil.Call) testutil.Fault {
+func only(method string, f qqtest.Fault) func(qqtest.Call) qqtest.Fault {
+	return func(c qqtest.Call) qqtest.Fault {
 		if c.Method == method {
 			return f
 		}
-		return testutil.Fault{}
+		return qqtest.Fault{}
 	}
 }
 
@@ -33,9 +33,9 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 
 func TestFaultDelay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
-		s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{Delay: 3 * time.Second}))
+		s.SetFaultFunc(only(qqtest.MethodTryAcquireLock, qqtest.Fault{Delay: 3 * time.Second}))
 
 		start := time.Now()
 		if !acquire(t, c, "a", 10) {
@@ -45,7 +45,7 @@ func TestFaultDelay(t *testing.T) {
 			t.Errorf("delayed call took %v, want 3s", got)
 		}
 		// The TTL runs from when the call reached the server.
-		if _, expires, _ := s.Holder(svc, dom); !expires.Equal(start.Add(13 * time.Second)) {
+		if _, expires, _ := s.Lease(svc, dom); !expires.Equal(start.Add(13 * time.Second)) {
 			t.Errorf("expires = start+%v, want start+13s", expires.Sub(start))
 		}
 	})
@@ -53,8 +53,8 @@ func TestFaultDelay(t *testing.T) {
 
 func TestFaultDelayHonoursContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
-		s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{Delay: 3 * time.Second}))
+		s := qqtest.NewUnstartedServer()
+		s.SetFaultFunc(only(qqtest.MethodTryAcquireLock, qqtest.Fault{Delay: 3 * time.Second}))
 
 		start := time.Now()
 		_, err := s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("a", 10))
@@ -71,9 +71,9 @@ func TestFaultDelayHonoursContext(t *testing.T) {
 
 func TestFaultCode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
-		s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{Code: codes.Unavailable}))
+		s.SetFaultFunc(only(qqtest.MethodTryAcquireLock, qqtest.Fault{Code: codes.Unavailable}))
 
 		_, err := c.TryAcquireLock(t.Context(), acquireReq("a", 10))
 		wantCode(t, err, codes.Unavailable)
@@ -93,17 +93,17 @@ func TestFaultCode(t *testing.T) {
 
 func TestFaultFuncCalledOncePerCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
-		var seen []testutil.Call
-		s.SetFaultFunc(func(call testutil.Call) testutil.Fault {
+		var seen []qqtest.Call
+		s.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
 			seen = append(seen, call)
-			return testutil.Fault{}
+			return qqtest.Fault{}
 		})
 		acquire(t, c, "a", 10)
 		keepAlive(t, c, "a", 10)
 		release(t, c, "a")
-		want := []testutil.Call{
+		want := []qqtest.Call{
 			{Method: "TryAcquireLock", Service: svc, Domain: dom, ClientID: "a"},
 			{Method: "KeepAlive", Service: svc, Domain: dom, ClientID: "a"},
 			{Method: "ReleaseLock", Service: svc, Domain: dom, ClientID: "a"},
@@ -121,9 +121,9 @@ func TestFaultFuncCalledOncePerCall(t *testing.T) {
 
 func TestFaultDropRequest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
-		s.SetFaultFunc(only(testutil.MethodTryAcquireLock, testutil.Fault{DropRequest: true}))
+		s.SetFaultFunc(only(qqtest.MethodTryAcquireLock, qqtest.Fault{DropRequest: true}))
 
 		start := time.Now()
 		_, err := c.TryAcquireLock(withTimeout(t, 2*time.Second), acquireReq("a", 10))
@@ -144,9 +144,9 @@ func TestFaultDropRequest(t *testing.T) {
 
 func TestFaultDropResponse(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
-		s.SetFaultFunc(func(testutil.Call) testutil.Fault { return testutil.Fault{DropResponse: true} })
+		s.SetFaultFunc(func(qqtest.Call) qqtest.Fault { return qqtest.Fault{DropResponse: true} })
 
 		_, err := c.TryAcquireLock(withTimeout(t, 2*time.Second), acquireReq("a", 10))
 		wantCode(t, err, codes.DeadlineExceeded)
@@ -165,7 +165,7 @@ func TestFaultDropResponse(t *testing.T) {
 
 func TestPartitionAndHeal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		acquire(t, c, "a", 10)
 
@@ -193,7 +193,7 @@ func TestPartitionAndHeal(t *testing.T) {
 
 func TestPauseAndResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		s.Pause()
 
@@ -229,7 +229,7 @@ func TestPauseAndResume(t *testing.T) {
 			t.Fatal("resumed call: is_leader = false, want true")
 		}
 		// Applied at resume time, not at send time.
-		if _, expires, _ := s.Holder(svc, dom); !expires.Equal(time.Now().Add(10 * time.Second)) {
+		if _, expires, _ := s.Lease(svc, dom); !expires.Equal(time.Now().Add(10 * time.Second)) {
 			t.Errorf("expires = %v, want resume time + 10s", expires)
 		}
 	})
@@ -237,10 +237,10 @@ func TestPauseAndResume(t *testing.T) {
 
 func TestRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		acquire(t, c, "a", 10)
-		s.SetFaultFunc(only(testutil.MethodReleaseLock, testutil.Fault{Code: codes.Internal}))
+		s.SetFaultFunc(only(qqtest.MethodReleaseLock, qqtest.Fault{Code: codes.Internal}))
 
 		s.Restart()
 		if got := holder(s); got != "" {
@@ -260,7 +260,7 @@ func TestRestart(t *testing.T) {
 
 func TestSetClockOffset(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		t0 := time.Now()
 		acquire(t, c, "a", 10)
@@ -285,5 +285,74 @@ func TestSetClockOffset(t *testing.T) {
 		checkHistory(t, s,
 			tenure("a", t0, t0.Add(10*time.Second), true),
 			tenure("b", t1, t1.Add(10*time.Second), false))
+	})
+}
+
+func TestSetFault(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		c := s.Stub()
+
+		s.SetFault(qqtest.Fault{Code: codes.Unavailable})
+		for _, method := range []func() error{
+			func() error { _, err := c.TryAcquireLock(t.Context(), acquireReq("a", 10)); return err },
+			func() error {
+				_, err := c.KeepAlive(t.Context(), &pb.KeepAliveRequest{Service: svc, Domain: dom, ClientId: "a", Ttl: 10})
+				return err
+			},
+			func() error {
+				_, err := c.ReleaseLock(t.Context(), &pb.ReleaseLockRequest{Service: svc, Domain: dom, ClientId: "a"})
+				return err
+			},
+		} {
+			wantCode(t, method(), codes.Unavailable)
+		}
+		if got := holder(s); got != "" {
+			t.Fatalf("a failed call was applied: holder = %q", got)
+		}
+
+		s.SetFault(qqtest.Fault{Delay: 2 * time.Second})
+		start := time.Now()
+		if !acquire(t, c, "a", 10) {
+			t.Fatal("delayed acquire of a free lock failed")
+		}
+		if got := time.Since(start); got != 2*time.Second {
+			t.Errorf("delayed call took %v, want 2s", got)
+		}
+
+		s.SetFault(qqtest.Fault{})
+		start = time.Now()
+		if got := keepAlive(t, c, "a", 10); got != 10*time.Second || time.Since(start) != 0 {
+			t.Errorf("after SetFault(Fault{}): lease_length %v after %v, want 10s at once", got, time.Since(start))
+		}
+	})
+}
+
+func TestDropLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		c := s.Stub()
+		acquire(t, c, "a", 10)
+		time.Sleep(3 * time.Second) // virtual
+		s.DropLock("other", dom)    // another lock: no effect
+		if got := holder(s); got != "a" {
+			t.Fatalf("after dropping another lock: holder = %q, want a", got)
+		}
+
+		s.DropLock(svc, dom)
+		if id, held := s.Holder(svc, dom); held || id != "" {
+			t.Fatalf("after DropLock: Holder = %q, %v; want none", id, held)
+		}
+		h := s.History()
+		if len(h) != 1 || !h[0].Ended || h[0].End.Sub(h[0].Start) != 3*time.Second {
+			t.Fatalf("after DropLock: History = %+v, want one tenure ended after 3s", h)
+		}
+		if got := keepAlive(t, c, "a", 10); got != -time.Second {
+			t.Errorf("after DropLock: a's lease_length = %v, want -1s", got)
+		}
+		if !acquire(t, c, "b", 10) {
+			t.Error("after DropLock: b could not acquire")
+		}
+		s.DropLock(svc, "free") // a free lock: no effect
 	})
 }

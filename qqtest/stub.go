@@ -1,4 +1,4 @@
-package testutil
+package qqtest
 
 import (
 	"context"
@@ -24,15 +24,15 @@ func (s *Server) Stub() pb.LeaderElectionServiceClient {
 type stub struct{ s *Server }
 
 func (st stub) TryAcquireLock(ctx context.Context, in *pb.TryAcquireLockRequest, _ ...grpc.CallOption) (*pb.TryAcquireLockResponse, error) {
-	return invoke(ctx, in, st.s.TryAcquireLock)
+	return invoke(ctx, in, st.s.tryAcquireLock)
 }
 
 func (st stub) ReleaseLock(ctx context.Context, in *pb.ReleaseLockRequest, _ ...grpc.CallOption) (*pb.ReleaseLockResponse, error) {
-	return invoke(ctx, in, st.s.ReleaseLock)
+	return invoke(ctx, in, st.s.releaseLock)
 }
 
 func (st stub) KeepAlive(ctx context.Context, in *pb.KeepAliveRequest, _ ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
-	return invoke(ctx, in, st.s.KeepAlive)
+	return invoke(ctx, in, st.s.keepAlive)
 }
 
 // invoke does for one in-process call what a gRPC stub does around the wire:

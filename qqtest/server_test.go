@@ -1,21 +1,21 @@
-package testutil_test
+package qqtest_test
 
 import (
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 func TestTryAcquireLockFreeLock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		if !acquire(t, s.Stub(), "a", 10) {
 			t.Fatal("free lock: is_leader = false, want true")
 		}
-		id, expires, ok := s.Holder(svc, dom)
+		id, expires, ok := s.Lease(svc, dom)
 		if !ok || id != "a" {
 			t.Fatalf("Holder = %q, %v; want a, true", id, ok)
 		}
@@ -27,15 +27,15 @@ func TestTryAcquireLockFreeLock(t *testing.T) {
 
 func TestTryAcquireLockHeldByOther(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		acquire(t, c, "a", 10)
-		_, before, _ := s.Holder(svc, dom)
+		_, before, _ := s.Lease(svc, dom)
 		time.Sleep(time.Second)
 		if acquire(t, c, "b", 10) {
 			t.Fatal("held by a: b got is_leader = true")
 		}
-		id, after, _ := s.Holder(svc, dom)
+		id, after, _ := s.Lease(svc, dom)
 		if id != "a" || !after.Equal(before) {
 			t.Errorf("after b's attempt: holder %q expiring %v, want a expiring %v unchanged", id, after, before)
 		}
@@ -44,14 +44,14 @@ func TestTryAcquireLockHeldByOther(t *testing.T) {
 
 func TestTryAcquireLockRenewsForHolder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		acquire(t, c, "a", 10)
 		time.Sleep(4 * time.Second)
 		if !acquire(t, c, "a", 10) {
 			t.Fatal("holder's TryAcquireLock: is_leader = false, want true")
 		}
-		if _, expires, _ := s.Holder(svc, dom); !expires.Equal(time.Now().Add(10 * time.Second)) {
+		if _, expires, _ := s.Lease(svc, dom); !expires.Equal(time.Now().Add(10 * time.Second)) {
 			t.Errorf("expires = %v, want reset to now+10s", expires)
 		}
 	})
@@ -59,7 +59,7 @@ func TestTryAcquireLockRenewsForHolder(t *testing.T) {
 
 func TestLockExpiresAfterTTL(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		acquire(t, c, "a", 10)
 
@@ -83,7 +83,7 @@ func TestLockExpiresAfterTTL(t *testing.T) {
 
 func TestKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 
 		if got := keepAlive(t, c, "a", 10); got != -time.Second {
@@ -98,7 +98,7 @@ func TestKeepAlive(t *testing.T) {
 		if got := keepAlive(t, c, "a", 20); got != 20*time.Second {
 			t.Errorf("holder: lease_length = %v, want 20s", got)
 		}
-		if _, expires, _ := s.Holder(svc, dom); !expires.Equal(time.Now().Add(20 * time.Second)) {
+		if _, expires, _ := s.Lease(svc, dom); !expires.Equal(time.Now().Add(20 * time.Second)) {
 			t.Errorf("holder: expires = %v, want now+20s", expires)
 		}
 
@@ -121,7 +121,7 @@ func TestKeepAlive(t *testing.T) {
 
 func TestReleaseLockOnlyByHolder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 
 		release(t, c, "a") // free lock: still a success
@@ -145,18 +145,18 @@ func TestNonPositiveTTLUsesDefault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		for _, tc := range []struct {
 			name string
-			opts []testutil.ServerOption
+			opts []qqtest.Option
 			ttl  int32
 			want time.Duration
 		}{
 			{"zero", nil, 0, 15 * time.Second},
 			{"negative", nil, -3, 15 * time.Second},
-			{"configured", []testutil.ServerOption{testutil.WithDefaultTTL(3 * time.Second)}, 0, 3 * time.Second},
+			{"configured", []qqtest.Option{qqtest.WithDefaultTTL(3 * time.Second)}, 0, 3 * time.Second},
 		} {
-			s := testutil.NewServer(tc.opts...)
+			s := qqtest.NewUnstartedServer(tc.opts...)
 			c := s.Stub()
 			acquire(t, c, "a", tc.ttl)
-			if _, expires, _ := s.Holder(svc, dom); !expires.Equal(time.Now().Add(tc.want)) {
+			if _, expires, _ := s.Lease(svc, dom); !expires.Equal(time.Now().Add(tc.want)) {
 				t.Errorf("%s: TryAcquireLock expires = now+%v, want now+%v", tc.name, expires.Sub(time.Now()), tc.want)
 			}
 			if got := keepAlive(t, c, "a", tc.ttl); got != tc.want {
@@ -168,7 +168,7 @@ func TestNonPositiveTTLUsesDefault(t *testing.T) {
 
 func TestLocksAreKeyedByServiceAndDomain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		for _, r := range []*pb.TryAcquireLockRequest{
 			{Service: "s1", Domain: "d1", ClientId: "a", Ttl: 10},
@@ -180,7 +180,7 @@ func TestLocksAreKeyedByServiceAndDomain(t *testing.T) {
 				t.Errorf("%s/%s by %s: leader=%v err=%v, want a separate free lock", r.Service, r.Domain, r.ClientId, resp.GetIsLeader(), err)
 			}
 		}
-		if id, _, _ := s.Holder("s1", "d2"); id != "b" {
+		if id, _ := s.Holder("s1", "d2"); id != "b" {
 			t.Errorf("Holder(s1, d2) = %q, want b", id)
 		}
 	})
@@ -188,10 +188,10 @@ func TestLocksAreKeyedByServiceAndDomain(t *testing.T) {
 
 func TestWithClock(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := testutil.NewServer(testutil.WithClock(func() time.Time { return now }))
+	s := qqtest.NewUnstartedServer(qqtest.WithClock(func() time.Time { return now }))
 	c := s.Stub()
 	acquire(t, c, "a", 5)
-	if _, expires, _ := s.Holder(svc, dom); !expires.Equal(now.Add(5 * time.Second)) {
+	if _, expires, _ := s.Lease(svc, dom); !expires.Equal(now.Add(5 * time.Second)) {
 		t.Fatalf("expires = %v, want the injected clock + 5s", expires)
 	}
 	now = now.Add(5 * time.Second)
@@ -202,7 +202,7 @@ func TestWithClock(t *testing.T) {
 
 func TestCalls(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		acquire(t, c, "a", 10)
 		acquire(t, c, "b", 10)
@@ -210,7 +210,7 @@ func TestCalls(t *testing.T) {
 		release(t, c, "a")
 		release(t, c, "b")
 		release(t, c, "c")
-		want := testutil.CallCounts{TryAcquireLock: 2, KeepAlive: 1, ReleaseLock: 3}
+		want := qqtest.CallCounts{TryAcquireLock: 2, KeepAlive: 1, ReleaseLock: 3}
 		if got := s.Calls(); got != want {
 			t.Errorf("Calls() = %+v, want %+v", got, want)
 		}

@@ -1,4 +1,4 @@
-package testutil
+package checker
 
 import (
 	"container/heap"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // Candidate is what the safety checker drives: the part of a
@@ -213,7 +214,7 @@ type Report struct {
 	FaultsEnd, Recovery, RecoveryBound time.Duration
 	Faults                             FaultCounts
 	// Calls counts the calls that reached the server, per method.
-	Calls CallCounts
+	Calls qqtest.CallCounts
 	// Violations found, in the order found: the first 20, and the first
 	// of each check after those. ViolationCount counts them all.
 	Violations     []Violation
@@ -283,7 +284,7 @@ const maxViolations = 20
 // it. The checks:
 //
 //	(a) a candidate reporting leadership holds the lock by the server's
-//	    clock at that instant (Server.Holder), and, by the server's final
+//	    clock at that instant (Server.Lease), and, by the server's final
 //	    record (Server.History), inside a tenure granted to it; a lead
 //	    context ends when IsLeader turns false;
 //	(b) no two candidates report leadership at the same instant;
@@ -335,7 +336,7 @@ func RunSchedule(seed uint64, cfg SafetyConfig, newCandidate NewCandidate) (Repo
 type run struct {
 	seed         uint64
 	cfg          SafetyConfig
-	srv          *Server
+	srv          *qqtest.Server
 	start        time.Time
 	plan         plan
 	newCandidate NewCandidate
@@ -394,7 +395,7 @@ type ledSample struct {
 func newRun(seed uint64, cfg SafetyConfig) *run {
 	r := &run{
 		seed: seed, cfg: cfg,
-		srv:    NewServer(),
+		srv:    qqtest.NewUnstartedServer(),
 		start:  time.Now(),
 		calls:  map[callKey]uint64{},
 		seenID: map[int]bool{},
@@ -613,7 +614,7 @@ func (r *run) targetedSample() {
 // retarget aims the next targeted sample at the expiry of the server's
 // current lease, in virtual time.
 func (r *run) retarget() {
-	_, expires, held := r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	_, expires, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	r.aim(held, expires, r.srvNow())
 }
 
@@ -679,7 +680,7 @@ func (r *run) read(k int, settled bool, srvNow time.Time) *view {
 		v.claims[i] = v.isLeader[i] || v.remaining[i] > 0 || settled && v.lead[i]
 		v.violatedAlready[i] = false
 	}
-	v.holder, v.expires, v.held = r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	v.holder, v.expires, v.held = r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	if !settled && r.releasesStarted.Load() != started {
 		v.unsure = true
 	}
@@ -842,7 +843,7 @@ func (r *run) releaseSample(inc *incarnation) {
 	if !leads && remaining <= 0 && !lead {
 		return
 	}
-	holder, _, held := r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	holder, _, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	if held && holder == inc.id {
 		return
 	}
@@ -920,7 +921,7 @@ func (r *run) checkIntervals() {
 	r.mu.Lock()
 	wiped := maps.Clone(r.wiped)
 	r.mu.Unlock()
-	byID := map[string][]Tenure{}
+	byID := map[string][]qqtest.Tenure{}
 	for k, t := range hist {
 		if w, ok := wiped[k]; ok && w.After(t.End) {
 			t.End = w
@@ -950,7 +951,7 @@ func (r *run) checkIntervals() {
 	}
 }
 
-func (r *run) tenuresOf(ts []Tenure) string {
+func (r *run) tenuresOf(ts []qqtest.Tenure) string {
 	var parts []string
 	for _, t := range ts {
 		parts = append(parts, fmt.Sprintf("[%v, %v)", t.Start.Sub(r.start), t.End.Sub(r.start)))
@@ -1031,7 +1032,7 @@ func (r *run) partition(i int) {
 // partitionHolder partitions the candidate that holds the lock now, by the
 // server, until d from now (at most the end of the fault phase).
 func (r *run) partitionHolder(at, d time.Duration) {
-	holder, _, held := r.srv.Holder(r.cfg.Service, r.cfg.Domain)
+	holder, _, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
 	if !held {
 		return
 	}

@@ -1,4 +1,4 @@
-package testutil_test
+package checker_test
 
 import (
 	"context"
@@ -9,15 +9,15 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/internal/checker"
 	"github.com/quorum-quest/client-go/pb"
 )
 
 // playSchedule runs one schedule in a bubble of its own.
-func playSchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, newCandidate testutil.NewCandidate) (rep testutil.Report, err error) {
+func playSchedule(t *testing.T, seed uint64, cfg checker.SafetyConfig, newCandidate checker.NewCandidate) (rep checker.Report, err error) {
 	t.Helper()
 	synctest.Test(t, func(*testing.T) {
-		rep, err = testutil.RunSchedule(seed, cfg, newCandidate)
+		rep, err = checker.RunSchedule(seed, cfg, newCandidate)
 	})
 	return rep, err
 }
@@ -28,17 +28,17 @@ func playSchedule(t *testing.T, seed uint64, cfg testutil.SafetyConfig, newCandi
 func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		cfg   testutil.SafetyConfig
+		cfg   checker.SafetyConfig
 		seeds uint64
 	}{
-		{"defaults", testutil.SafetyConfig{}, 200},
-		{"fractional TTL, two candidates", testutil.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 50},
+		{"defaults", checker.SafetyConfig{}, 200},
+		{"fractional TTL, two candidates", checker.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 50},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg.WithDefaults()
 			var changes, led int
 			for seed := uint64(1); seed <= tc.seeds; seed++ {
-				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 					return &carefulCandidate{stub: stub, id: id, cfg: cfg}, nil
 				})
 				if err != nil {
@@ -62,7 +62,7 @@ func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 // correct client must absorb, and the checker looks where the mistake
 // shows.
 func TestSafetyCheckerCatchesCarefulClientMistakes(t *testing.T) {
-	cfg := testutil.SafetyConfig{}.WithDefaults()
+	cfg := checker.SafetyConfig{}.WithDefaults()
 	driftOnly := time.Duration(0) // gives the whole margin up to clock jumps
 	for _, tc := range []struct {
 		name  string
@@ -76,7 +76,7 @@ func TestSafetyCheckerCatchesCarefulClientMistakes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 20; seed++ {
-				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 					c := &carefulCandidate{stub: stub, id: id, cfg: cfg}
 					tc.build(c)
 					return c, nil
@@ -99,35 +99,35 @@ func TestSafetyCheckerCatchesCarefulClientMistakes(t *testing.T) {
 
 // Each kind of broken candidate trips the check meant for it.
 func TestSafetyCheckerFindsViolations(t *testing.T) {
-	cfg := testutil.SafetyConfig{}.WithDefaults()
+	cfg := checker.SafetyConfig{}.WithDefaults()
 	for _, tc := range []struct {
 		name  string
-		build testutil.NewCandidate
+		build checker.NewCandidate
 		check string // a violation of this check must be reported
 		what  string // and its description contain this
 	}{
-		{"leader without a lease", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"leader without a lease", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{leads: true}, nil
 		}, "a", "server's holder is nobody"},
-		{"two leaders", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"two leaders", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{leads: true}, nil
 		}, "b", "candidates report leadership at once"},
-		{"never leads", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"never leads", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{}, nil
 		}, "c", "no candidate leads at the end"},
-		{"panics", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"panics", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{panics: true}, nil
 		}, "d", "panicked"},
-		{"leads after close", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"leads after close", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{leads: true}, nil
 		}, "d", "after Close"},
-		{"ignores its context", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"ignores its context", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{hangs: make(chan struct{})}, nil
 		}, "d", "still running"},
-		{"asks for another lock", func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"asks for another lock", func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return &fakeCandidate{stub: stub, id: id, domain: "elsewhere"}, nil
 		}, "setup", `called for lock "safety"/"elsewhere"`},
-		{"cannot be built", func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+		{"cannot be built", func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 			return nil, errors.New("no")
 		}, "setup", "building candidate"},
 	} {
@@ -151,11 +151,11 @@ func TestSafetyCheckerFindsViolations(t *testing.T) {
 }
 
 func TestRunScheduleRefusesBadUse(t *testing.T) {
-	build := func(string, pb.LeaderElectionServiceClient) (testutil.Candidate, error) { return &fakeCandidate{}, nil }
-	if _, err := testutil.RunSchedule(1, testutil.SafetyConfig{}, build); err == nil || !strings.Contains(err.Error(), "synctest") {
+	build := func(string, pb.LeaderElectionServiceClient) (checker.Candidate, error) { return &fakeCandidate{}, nil }
+	if _, err := checker.RunSchedule(1, checker.SafetyConfig{}, build); err == nil || !strings.Contains(err.Error(), "synctest") {
 		t.Errorf("outside a bubble: %v", err)
 	}
-	for _, cfg := range []testutil.SafetyConfig{
+	for _, cfg := range []checker.SafetyConfig{
 		{TTL: 500 * time.Millisecond},
 		{RequestTimeout: 3 * time.Second},
 		{MinCandidates: 5, MaxCandidates: 4},
@@ -163,13 +163,13 @@ func TestRunScheduleRefusesBadUse(t *testing.T) {
 		{QuietPhase: time.Second},
 	} {
 		synctest.Test(t, func(t *testing.T) {
-			if _, err := testutil.RunSchedule(1, cfg, build); err == nil || !strings.Contains(err.Error(), "invalid config") {
+			if _, err := checker.RunSchedule(1, cfg, build); err == nil || !strings.Contains(err.Error(), "invalid config") {
 				t.Errorf("RunSchedule(%+v) = %v; want an invalid config", cfg, err)
 			}
 		})
 	}
 	synctest.Test(t, func(t *testing.T) {
-		if _, err := testutil.RunSchedule(1, testutil.SafetyConfig{}, nil); err == nil {
+		if _, err := checker.RunSchedule(1, checker.SafetyConfig{}, nil); err == nil {
 			t.Error("nil NewCandidate accepted")
 		}
 	})
@@ -177,7 +177,7 @@ func TestRunScheduleRefusesBadUse(t *testing.T) {
 
 // With Log set, the timeline of faults and leadership is reported.
 func TestRunScheduleLogsTimeline(t *testing.T) {
-	cfg := testutil.SafetyConfig{}.WithDefaults()
+	cfg := checker.SafetyConfig{}.WithDefaults()
 	var mu sync.Mutex
 	var lines []string
 	cfg.Log = func(at time.Duration, msg string) {
@@ -185,7 +185,7 @@ func TestRunScheduleLogsTimeline(t *testing.T) {
 		lines = append(lines, msg)
 		mu.Unlock()
 	}
-	if _, err := playSchedule(t, 3, cfg, func(id string, stub pb.LeaderElectionServiceClient) (testutil.Candidate, error) {
+	if _, err := playSchedule(t, 3, cfg, func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
 		return &carefulCandidate{stub: stub, id: id, cfg: cfg}, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func TestRunScheduleLogsTimeline(t *testing.T) {
 type carefulCandidate struct {
 	stub pb.LeaderElectionServiceClient
 	id   string
-	cfg  testutil.SafetyConfig
+	cfg  checker.SafetyConfig
 	// Mistakes, for the tests that show the checker catches them: keep
 	// only this much of each lease's margin; keep a lead context live past
 	// the deadline, ending it only when told the lock is gone; give
@@ -432,7 +432,7 @@ func (f *fakeCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
 	case f.hangs != nil:
 		<-f.hangs
 	case f.stub != nil:
-		ctx, cancel := context.WithTimeout(ctx, testutil.DefaultSafetyRequestTimeout)
+		ctx, cancel := context.WithTimeout(ctx, checker.DefaultSafetyRequestTimeout)
 		defer cancel()
 		resp, err := f.stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "safety", Domain: f.domain, ClientId: f.id, Ttl: 2})
 		return resp.GetIsLeader(), err

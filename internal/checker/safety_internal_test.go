@@ -1,9 +1,11 @@
-package testutil
+package checker
 
 import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 // A seed always draws the same plan, and plans keep to the assumptions
@@ -91,13 +93,13 @@ func TestCallFaultsIgnoreArrivalOrder(t *testing.T) {
 			break
 		}
 	}
-	calls := []Call{
-		{Method: MethodTryAcquireLock, ClientID: "a"}, {Method: MethodKeepAlive, ClientID: "a"},
-		{Method: MethodTryAcquireLock, ClientID: "b"}, {Method: MethodTryAcquireLock, ClientID: "c"},
+	calls := []qqtest.Call{
+		{Method: qqtest.MethodTryAcquireLock, ClientID: "a"}, {Method: qqtest.MethodKeepAlive, ClientID: "a"},
+		{Method: qqtest.MethodTryAcquireLock, ClientID: "b"}, {Method: qqtest.MethodTryAcquireLock, ClientID: "c"},
 	}
-	decide := func(order []int) map[Call][]Fault {
+	decide := func(order []int) map[qqtest.Call][]qqtest.Fault {
 		r := newRun(seed, cfg)
-		out := map[Call][]Fault{}
+		out := map[qqtest.Call][]qqtest.Fault{}
 		for range 50 {
 			for _, i := range order {
 				out[calls[i]] = append(out[calls[i]], r.callFault(calls[i]))

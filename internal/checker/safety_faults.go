@@ -1,4 +1,4 @@
-package testutil
+package checker
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 )
@@ -162,7 +163,7 @@ func (p plan) withJumps(rng *rand.Rand, cfg SafetyConfig, ttls func(lo, hi float
 // decision is a function of the seed, the caller, the method and how many
 // calls of that method the caller made before, never of the order in which
 // goroutines happen to run at one virtual instant.
-func (r *run) callFault(c Call) Fault {
+func (r *run) callFault(c qqtest.Call) qqtest.Fault {
 	key := callKey{c.ClientID, c.Method}
 	r.mu.Lock()
 	n := r.calls[key]
@@ -172,7 +173,7 @@ func (r *run) callFault(c Call) Fault {
 	d := newDraw(r.seed, saltCall, hashString(c.ClientID), hashString(c.Method), n)
 	uDelay, uDelayLen, uFate, uCode, uResponse := d.float(), d.float(), d.float(), d.float(), d.float()
 	prof := r.plan.calls
-	var f Fault
+	var f qqtest.Fault
 	if uDelay < prof.delay {
 		f.Delay = time.Duration(uDelayLen * float64(prof.maxDelay))
 	}
@@ -187,7 +188,7 @@ func (r *run) callFault(c Call) Fault {
 	case uResponse < prof.dropResponse:
 		f.DropResponse = true
 	}
-	if f != (Fault{}) {
+	if f != (qqtest.Fault{}) {
 		r.logf("%s %s #%d: %+v", c.ClientID, c.Method, n, f)
 	}
 	r.count(func(c *FaultCounts) {

@@ -1,18 +1,18 @@
-package testutil_test
+package qqtest_test
 
 import (
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
-func tenure(id string, start, end time.Time, ended bool) testutil.Tenure {
-	return testutil.Tenure{Service: svc, Domain: dom, ClientID: id, Start: start, End: end, Ended: ended}
+func tenure(id string, start, end time.Time, ended bool) qqtest.Tenure {
+	return qqtest.Tenure{Service: svc, Domain: dom, ClientID: id, Start: start, End: end, Ended: ended}
 }
 
-func checkHistory(t *testing.T, s *testutil.Server, want ...testutil.Tenure) {
+func checkHistory(t *testing.T, s *qqtest.Server, want ...qqtest.Tenure) {
 	t.Helper()
 	got := s.History()
 	if len(got) != len(want) {
@@ -27,7 +27,7 @@ func checkHistory(t *testing.T, s *testutil.Server, want ...testutil.Tenure) {
 
 func TestHistoryExtendAndRelease(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		t0 := time.Now()
 
@@ -60,7 +60,7 @@ func TestHistoryExtendAndRelease(t *testing.T) {
 
 func TestHistoryExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		t0 := time.Now()
 		acquire(t, c, "a", 10)
@@ -81,7 +81,7 @@ func TestHistoryExpiry(t *testing.T) {
 
 func TestHistoryRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := testutil.NewServer()
+		s := qqtest.NewUnstartedServer()
 		c := s.Stub()
 		t0 := time.Now()
 		acquire(t, c, "a", 10)
