@@ -53,7 +53,9 @@ type Runner interface {
 // NewCandidate builds the candidate called id, which must campaign for the
 // lock SafetyConfig.Service/Domain with lease SafetyConfig.TTL, under client
 // ID id, through stub and nothing else, and bound every call by
-// SafetyConfig.RequestTimeout.
+// SafetyConfig.RequestTimeout; a Runner must retry within
+// SafetyConfig.RetryInterval. A candidate closed in the fault phase comes
+// back through NewCandidate under a new ID, id suffixed with ".k".
 type NewCandidate func(id string, stub pb.LeaderElectionServiceClient) (Candidate, error)
 
 // SafetyConfig shapes the schedules RunSchedule plays. The zero value of a
