@@ -66,6 +66,10 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 		c.closeConn()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	if err := cfg.buildObservers(); err != nil { // last: nothing after it fails
+		c.closeConn()
+		return nil, err
+	}
 	c.e = newElection(rpc, cfg)
 	return c, nil
 }
@@ -159,6 +163,7 @@ func (q *QuorumQuestClient) Close() error {
 	q.closed.Do(func() {
 		close(q.closing)
 		q.closeErr = q.e.close()
+		q.cfg.closeObservers()
 		if err := q.closeConn(); err != nil && q.closeErr == nil {
 			q.closeErr = err
 		}

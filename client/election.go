@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/transport"
 )
 
@@ -34,6 +35,7 @@ type election struct {
 	keepAliveFor time.Duration // keep-alive interval, before jitter
 	closeTimeout time.Duration
 	logger       *slog.Logger
+	observers    []observe.Observer // see observe.go
 
 	// snap is what the election publishes after every transition; the
 	// facade's readers load it and never take the mutex.
@@ -122,6 +124,7 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		keepAliveFor: cfg.keepAliveInterval,
 		closeTimeout: cfg.closeTimeout,
 		logger:       cfg.logger,
+		observers:    cfg.observers,
 		m:            fsm.New(),
 		lastCall:     make(chan struct{}),
 		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
@@ -365,6 +368,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	for w := range e.watchers {
 		w.send(t)
 	}
+	e.observe(t, ch.Event, deadline)
 }
 
 // close serves Close: leadership ends, calls in flight are cancelled, the

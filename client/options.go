@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
@@ -43,6 +44,8 @@ type config struct {
 	keepAliveInterval time.Duration // 0: a third of the TTL
 	policy            transport.LeasePolicy
 	hooks             []func(Transition)
+	observerFactories []observe.Factory // see observe.go
+	observers         []observe.Observer
 	logger            *slog.Logger
 }
 
