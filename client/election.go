@@ -219,6 +219,9 @@ func (e *election) enqueue() (prev <-chan struct{}, done chan struct{}) {
 func (e *election) finishCall(res transport.Result) acquireReply {
 	cl := e.call
 	e.call = nil
+	// The result may have waited for the mutex: a grant whose lease ran
+	// out meanwhile is a failed call, not a leadership (transport.ErrLateGrant).
+	res = res.AsOf(time.Now())
 	if errors.Is(res.Err, transport.ErrNotHolder) {
 		// A definite "not yours" to the latest call sent: nothing earlier
 		// can still be granted, since the server saw this call after it.
