@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/transport"
 )
 
@@ -36,7 +37,8 @@ type election struct {
 	// silent is set when logger discards everything (the default): the
 	// transitions are then not noted for it, which cost two allocations
 	// per transition (docs/performance.md).
-	silent bool
+	silent    bool
+	observers []observe.Observer // see observe.go
 
 	// snap is what the election publishes after every transition; the
 	// facade's readers load it and never take the mutex.
@@ -130,6 +132,7 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		closeTimeout: cfg.closeTimeout,
 		logger:       cfg.logger,
 		silent:       cfg.logger.Handler() == slog.DiscardHandler,
+		observers:    cfg.observers,
 		m:            fsm.New(),
 		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
 		watchers:     map[*watcher]struct{}{},
@@ -277,6 +280,9 @@ func (e *election) inTurn(ctx context.Context, wait chan struct{}, do func(conte
 func (e *election) finishCall(res transport.Result) acquireReply {
 	cl := e.call
 	e.call = nil
+	// The result may have waited for the mutex: a grant whose lease ran
+	// out meanwhile is a failed call, not a leadership (transport.ErrLateGrant).
+	res = res.AsOf(time.Now())
 	if errors.Is(res.Err, transport.ErrNotHolder) {
 		// A definite "not yours" to the latest call sent: nothing earlier
 		// can still be granted, since the server saw this call after it.
@@ -424,6 +430,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	for w := range e.watchers {
 		w.send(t)
 	}
+	e.observe(t, ch.Event, deadline)
 }
 
 // close serves Close: leadership ends, calls in flight are cancelled, the

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/otelmetrics"
 	"github.com/quorum-quest/client-go/pb"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -20,29 +23,39 @@ import (
 // TTL is the lease the call benchmarks ask for.
 const TTL = 15 * time.Second
 
-// Loopback is an in-memory server in a child process on a loopback port and
-// one connection to it, the setting every call benchmark shares. The server
-// is out of process, as a real one is, so that the benchmarks count only
-// the client's CPU and allocations.
+// Loopback is an in-memory server on a loopback port and one connection to
+// it, the setting every call benchmark shares.
 type Loopback struct {
 	Conn *grpc.ClientConn
 	Stub pb.LeaderElectionServiceClient
 	stop func()
 }
 
-// NewLoopback starts the server (see StartServer: the binary must call
-// ServeIfChild first) and dials it.
+// NewLoopback starts the server in a child process (see StartServer: the
+// binary must call ServeIfChild first), as a real server runs, so that the
+// benchmarks count only the client's CPU and allocations, and dials it.
 func NewLoopback() (*Loopback, error) {
 	addr, stop, err := StartServer()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	l, err := DialLoopback(addr)
 	if err != nil {
 		stop()
 		return nil, err
 	}
-	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: stop}, nil
+	l.stop = stop
+	return l, nil
+}
+
+// DialLoopback connects to a server already listening at addr, such as
+// one in another process; Close then closes only the connection.
+func DialLoopback(addr string) (*Loopback, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: func() {}}, nil
 }
 
 // Close stops the server and closes the connection.
@@ -62,31 +75,73 @@ func BareTryAcquireLock(b *testing.B, l *Loopback) {
 	req := &pb.TryAcquireLockRequest{Service: "bench", Domain: domain(), ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	ctx := context.Background()
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	start := CPUTime()
 	for b.Loop() {
 		resp, err := l.Stub.TryAcquireLock(ctx, req)
 		if err != nil || !resp.GetIsLeader() {
 			b.Fatalf("TryAcquireLock: %v %v", resp, err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // ClientTryAcquireLock is the same call through the client, which renews
 // the lease through its state machine (leader -> refreshing -> leader).
-func ClientTryAcquireLock(b *testing.B, l *Loopback) {
-	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", client.WithConn(l.Conn))
+func ClientTryAcquireLock(b *testing.B, l *Loopback) { clientTryAcquireLock(b, l) }
+
+// MetricsTryAcquireLock is ClientTryAcquireLock with metrics on: see
+// withMetrics.
+func MetricsTryAcquireLock(b *testing.B, l *Loopback) {
+	clientTryAcquireLock(b, l, withMetrics(b))
+}
+
+// withMetrics gives a client otelmetrics with the OpenTelemetry SDK
+// behind it, collected every 100ms (a production reader collects every
+// minute or so), so that the measurement includes what the provider does
+// with the client's measurements as well as the counting on the call path.
+func withMetrics(b *testing.B) client.Option {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		var rm metricdata.ResourceMetrics
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := reader.Collect(context.Background(), &rm); err != nil {
+					b.Error(err)
+				}
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		close(stop)
+		<-done
+		provider.Shutdown(context.Background())
+	})
+	return otelmetrics.Option(provider)
+}
+
+func clientTryAcquireLock(b *testing.B, l *Loopback, opts ...client.Option) {
+	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", append(opts, client.WithConn(l.Conn))...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	start := CPUTime()
 	for b.Loop() {
 		if ok, err := c.TryAcquireLock(ctx); !ok {
 			b.Fatalf("TryAcquireLock: %v", err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // BareKeepAlive is the baseline for a renewal: the generated stub's
@@ -99,13 +154,14 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 	}
 	req := &pb.KeepAliveRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	start := CPUTime()
 	for b.Loop() {
 		resp, err := l.Stub.KeepAlive(ctx, req)
 		if err != nil || resp.GetLeaseLength().AsDuration() <= 0 {
 			b.Fatalf("KeepAlive: %v %v", resp, err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // ClientKeepAlive measures the client's own keep-alive: started with an
@@ -113,10 +169,15 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 // a KeepAlive call and two transitions of the machine. The benchmark waits
 // for b.N renewals, counted as they complete by a wrapper around the
 // generated stub on the same connection as the bare benchmark's.
-func ClientKeepAlive(b *testing.B, l *Loopback) {
+func ClientKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l) }
+
+// MetricsKeepAlive is ClientKeepAlive with metrics on: see withMetrics.
+func MetricsKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l, withMetrics(b)) }
+
+func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 	stub := &countingStub{LeaderElectionServiceClient: l.Stub, renewed: make(chan struct{})}
 	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
-		client.WithServerStub(stub), client.WithKeepAliveInterval(time.Nanosecond))
+		append(opts, client.WithServerStub(stub), client.WithKeepAliveInterval(time.Nanosecond))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -128,7 +189,7 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 	stub.want.Store(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer reportCPU(b)()
+	start := CPUTime()
 	if err := c.StartKeepAlive(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -138,11 +199,13 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 		b.Fatalf("only %d of %d renewals", stub.got.Load(), b.N)
 	}
 	b.StopTimer()
+	reportCPU(b, start)
 	c.StopKeepAlive()
 }
 
 // countingStub is the generated stub, counting KeepAlive calls as they
-// complete and closing renewed at the wanted count.
+// complete and closing renewed at the wanted count: the client's renewals
+// are counted on the same connection as the bare stub's calls.
 type countingStub struct {
 	pb.LeaderElectionServiceClient
 	want, got atomic.Int64
@@ -157,23 +220,13 @@ func (s *countingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, 
 	return resp, err
 }
 
-// Benchmarks lists the call benchmarks by name, each paired name "bare"
-// and "client" for the side-by-side table.
+// Benchmarks lists the call benchmarks by name, each run "bare", through
+// the "client", and through the client with metrics on, for the
+// side-by-side table.
 var Benchmarks = []struct {
-	Name         string
-	Bare, Client func(*testing.B, *Loopback)
+	Name                  string
+	Bare, Client, Metrics func(*testing.B, *Loopback)
 }{
-	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock},
-	{"KeepAlive", BareKeepAlive, ClientKeepAlive},
-}
-
-// reportCPU reports this process's CPU time (user and system) per operation
-// from now until the returned function is called, as "cpu-ns/op". With the
-// server in another process it is the client's CPU alone, and less
-// sensitive than the time per operation to other load on the machine.
-func reportCPU(b *testing.B) (stop func()) {
-	start := cpuTime()
-	return func() {
-		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
-	}
+	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
+	{"KeepAlive", BareKeepAlive, ClientKeepAlive, MetricsKeepAlive},
 }
