@@ -8,22 +8,51 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// Method names one of the service's three calls, as reported in
+// [Call.Method].
+type Method string
+
+// The service's methods.
+const (
+	MethodTryAcquireLock Method = "TryAcquireLock"
+	MethodKeepAlive      Method = "KeepAlive"
+	MethodReleaseLock    Method = "ReleaseLock"
+)
+
 // Call describes one call for a fault function.
 type Call struct {
-	// Method is MethodTryAcquireLock, MethodKeepAlive or MethodReleaseLock.
-	Method string
+	// Method is the method called.
+	Method Method
 	// Service, Domain and ClientID are the request's, as the client sent
 	// them.
 	Service, Domain, ClientID string
 }
 
 // Fault is what happens to one call. The zero Fault lets the call through
-// untouched. The steps run in this order: Delay, DropRequest (or a
-// partition), Pause, Code, apply the call, DropResponse.
+// untouched. A call goes through these steps in this order: Delay, then
+// DropRequest (or a [Server.Partition]), then a [Server.Pause], then Code,
+// then the call is applied to the lock state, then DropResponse.
+//
+// What the client sees, for each fault:
+//
+//   - Delay: the answer comes Delay later, and the call takes effect on the
+//     server Delay later (a lease granted then runs from then).
+//   - Code: the call fails at once with that gRPC status code and changes
+//     nothing, as a failure in front of the server (a proxy, a load
+//     balancer, a server refusing work) would.
+//   - DropRequest: the call hangs until the caller's context ends and then
+//     fails with codes.DeadlineExceeded or codes.Canceled; it changed
+//     nothing.
+//   - DropResponse: the same failure as DropRequest, but the call did take
+//     effect: a client told "failed" may hold the lock.
+//   - IgnoreCancel: the call takes effect even if its caller gave up on it
+//     first, possibly after a later call of the same client.
 type Fault struct {
-	// Delay holds the call back this long (a timer, so virtual under
-	// synctest) before it reaches the server. If the caller's context ends
-	// first, the call fails with its status and is not applied.
+	// Delay holds the request back this long (a timer, so virtual under
+	// testing/synctest) before it reaches the server. If the caller's
+	// context ends first, the call fails with its status and, unless
+	// IgnoreCancel is set, is never applied: the request was still queued
+	// on the caller's side.
 	Delay time.Duration
 	// Code, if not codes.OK, fails the call with status.Error(Code, ...)
 	// without applying it.
@@ -36,23 +65,36 @@ type Fault struct {
 	// which is the case that catches clients assuming a failed call did
 	// nothing.
 	DropResponse bool
+	// IgnoreCancel detaches the request from its caller once sent, as a
+	// real network and server do: when the caller's context ends, the call
+	// returns its status at once, but the request goes on through Delay,
+	// partition, pause and Code and is applied when it gets there. With
+	// Delay it models a request already on the wire when its caller gave
+	// up, arriving after calls the client made later (a release
+	// overtaken by the acquisition before it). A request still on its way
+	// when [Server.Close] is called is lost; one held by a pause waits for
+	// [Server.Resume].
+	IgnoreCancel bool
 }
 
 // SetFaultFunc makes f decide a Fault for every later call; nil clears it.
-// f is called exactly once per call, without the server's lock held, so it
-// may keep state (a call counter, say) and may call the server's inspection
-// methods. f must be safe for concurrent use if calls are concurrent.
+// f is called exactly once per call, when the call reaches the server's
+// method and without the server's lock held, so it may keep state (a call
+// counter, say) and may call the server's inspection methods. f must be
+// safe for concurrent use if calls are concurrent.
 func (s *Server) SetFaultFunc(f func(Call) Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faultFunc = f
 }
 
-// SetFault makes every later call suffer f, as SetFaultFunc with a function
-// that always returns f: SetFault(Fault{Delay: d}) delays every call by d,
+// SetFault makes every later call of every client suffer f, as
+// SetFaultFunc with a function that always returns f. For example
+// SetFault(Fault{Delay: d}) slows every call down by d, and
 // SetFault(Fault{Code: codes.Unavailable}) fails every call with that code
-// without applying it. SetFault(Fault{}) clears it. It replaces any fault
-// function set before.
+// without applying it, as an unreachable server would. SetFault(Fault{})
+// clears it. It replaces any fault function set before; use
+// [Server.SetFaultFunc] to pick calls by method or client.
 func (s *Server) SetFault(f Fault) {
 	if f == (Fault{}) {
 		s.SetFaultFunc(nil)
@@ -62,9 +104,11 @@ func (s *Server) SetFault(f Fault) {
 }
 
 // DropLock loses the lock (service, domain) now, as a store that lost it
-// would: its tenure ends, the holder is not told, and its next KeepAlive
-// answers -1s while any client may acquire the lock. Dropping a free lock
-// does nothing.
+// would: its tenure ends and anyone may acquire it. The holder is not told:
+// it goes on believing it leads until its next renewal, which the server
+// answers as it answers any non-holder (KeepAlive with a -1s lease, so the
+// client steps down at once), or until its lease runs out locally. Dropping
+// a free lock does nothing.
 func (s *Server) DropLock(service, domain string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -76,25 +120,45 @@ func (s *Server) DropLock(service, domain string) {
 	}
 }
 
-// Partition cuts clientID off: its calls behave as with DropRequest until
-// [Server.Heal]. Calls already past the network are not affected.
+// Partition cuts the network between the server and clientID until
+// [Server.Heal]: every call the client starts from now on is lost on the
+// way (as with [Fault.DropRequest]) and hangs until the caller's context
+// ends, then fails with codes.DeadlineExceeded (or codes.Canceled). It
+// hangs rather than failing fast with codes.Unavailable because that is
+// what a client sees when the network goes silent under an established
+// connection, and the harder case: its renewals time out one by one while
+// its lease runs down, it must step down when the lease ends locally, and
+// the server hands the lock to another client once it expires there. (A
+// refused connection fails fast instead; inject that with a fault function
+// returning Fault{Code: codes.Unavailable} for the client.)
+//
+// Calls that already reached the server are not affected. Other clients
+// are not affected.
 func (s *Server) Partition(clientID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.partitioned[clientID] = true
 }
 
-// Heal ends a [Server.Partition] of clientID. Requests already dropped stay
-// lost.
+// Heal ends a [Server.Partition] of clientID: its next calls reach the
+// server again. Requests lost meanwhile stay lost, and the lock state is
+// whatever time made of it: a lease that expired during the partition is
+// gone.
 func (s *Server) Heal(clientID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.partitioned, clientID)
 }
 
-// Pause stalls the server: every call blocks before touching lock state
-// until [Server.Resume] or until its context is done, like a server stuck in
-// a long GC pause or a store failover. Pausing a paused server does nothing.
+// Pause stalls the whole server, like one stuck in a long garbage
+// collection or a store failover: every call blocks before touching the
+// lock state until [Server.Resume], and is applied then, with the server
+// clock's reading at that time. A call whose context ends first fails with
+// codes.DeadlineExceeded (or codes.Canceled) and is not applied. Locks
+// still expire by the server clock meanwhile, so a holder whose renewals
+// are stalled longer than its TTL loses the lock at Resume. Inspection
+// methods (Holder, History, ...) are not paused. Pausing a paused server
+// does nothing.
 func (s *Server) Pause() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,9 +177,12 @@ func (s *Server) Resume() {
 	}
 }
 
+// errLost marks a request or an answer that was lost: the caller waits
+// until its context ends.
+var errLost = status.Error(codes.Unknown, "qqtest: lost")
+
 // handle is the one path every service method takes, through a Stub or real
-// gRPC alike: it counts the call, runs its fault, and applies it with the
-// server clock's reading while holding s.mu.
+// gRPC alike: it counts the call, decides its fault, and delivers it.
 func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) error {
 	s.mu.Lock()
 	s.calls.count(c.Method)
@@ -128,6 +195,40 @@ func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) 
 		f = decide(c)
 	}
 
+	detach := false
+	if f.IgnoreCancel {
+		s.mu.Lock()
+		if detach = s.life.Err() == nil; detach {
+			s.late.Add(1) // under s.mu, so never after Close's Wait began
+		}
+		s.mu.Unlock()
+	}
+	var err error
+	if detach {
+		// The request goes on without its caller; only Close stops it.
+		result := make(chan error, 1)
+		go func() {
+			defer s.late.Done()
+			result <- s.deliver(s.life, c, f, apply)
+		}()
+		select {
+		case err = <-result:
+		case <-ctx.Done():
+			return contextStatus(ctx)
+		}
+	} else {
+		err = s.deliver(ctx, c, f, apply)
+	}
+	if err == errLost {
+		<-ctx.Done()
+		return contextStatus(ctx)
+	}
+	return err
+}
+
+// deliver takes one call through its fault to the lock state while ctx
+// lasts. It returns errLost for a lost request or answer, without waiting.
+func (s *Server) deliver(ctx context.Context, c Call, f Fault, apply func(now time.Time)) error {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
@@ -144,8 +245,7 @@ func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) 
 	paused := s.resume
 	s.mu.Unlock()
 	if f.DropRequest || cut {
-		<-ctx.Done()
-		return contextStatus(ctx)
+		return errLost
 	}
 	if paused != nil {
 		select {
@@ -164,8 +264,7 @@ func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) 
 	s.mu.Unlock()
 
 	if f.DropResponse {
-		<-ctx.Done()
-		return contextStatus(ctx)
+		return errLost
 	}
 	return nil
 }
@@ -176,7 +275,7 @@ func contextStatus(ctx context.Context) error {
 	return status.FromContextError(ctx.Err()).Err()
 }
 
-func (c *CallCounts) count(method string) {
+func (c *CallCounts) count(method Method) {
 	switch method {
 	case MethodTryAcquireLock:
 		c.TryAcquireLock++

@@ -15,13 +15,6 @@ import (
 // matching the real server's sample configuration.
 const DefaultTTL = 15 * time.Second
 
-// Method names, as reported in [Call.Method].
-const (
-	MethodTryAcquireLock = "TryAcquireLock"
-	MethodKeepAlive      = "KeepAlive"
-	MethodReleaseLock    = "ReleaseLock"
-)
-
 // Server is an in-memory LeaderElectionService. Its zero value is not usable;
 // create one with [NewServer] or [NewUnstartedServer]. All methods are safe
 // for concurrent use.
@@ -31,6 +24,12 @@ type Server struct {
 	grpcOpts   []grpc.ServerOption
 
 	serving serving // see serve.go
+
+	// life ends when the server is closed; calls detached from their
+	// callers (Fault.IgnoreCancel) run under it, counted by late.
+	life    context.Context
+	endLife context.CancelFunc
+	late    sync.WaitGroup
 
 	mu          sync.Mutex
 	offset      time.Duration // added to clock(), see SetClockOffset
@@ -95,6 +94,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		locks:       make(map[lockKey]*lock),
 		partitioned: make(map[string]bool),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	for _, opt := range opts {
 		opt(s)
 	}
