@@ -38,9 +38,13 @@ type election struct {
 	// result from any other call is stale and dropped.
 	call *call
 	// lastCall is closed when the most recently started call of any kind
-	// has returned. Each call waits for its predecessor, so the server sees
-	// a client's calls in the order the client made them: a release can
-	// never overtake the acquisition before it, nor the reverse.
+	// has returned. Each call waits for its predecessor, so the server
+	// applies a client's calls in the order the client made them, as long
+	// as each was answered: a release waits for the answer to the
+	// acquisition before it rather than cancelling it. A call that ended
+	// without an answer (its caller's context, the request timeout, Close)
+	// may still be applied by the server later, after the next call; see
+	// docs/safety.md.
 	lastCall  chan struct{}
 	keepAlive *keepAlive // nil when keep-alive is not running
 	// rng jitters the timers. It is seeded from the client ID: IDs are
@@ -125,6 +129,8 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 func (e *election) runCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Close cancels it even after a release detached it (detachCall).
+	defer context.AfterFunc(e.lifetime, cancel)()
 	cl := &call{cancel: cancel}
 	e.call = cl
 	prev, done := e.enqueue()
@@ -192,6 +198,16 @@ func (e *election) endCall(err error) {
 		return
 	}
 	e.call.cancel()
+	e.detachCall(err)
+}
+
+// detachCall answers the call in flight's waiters with err and makes its
+// result stale, but lets the call run on to its answer or its own
+// deadline, and the calls queued behind it wait for that.
+func (e *election) detachCall(err error) {
+	if e.call == nil {
+		return
+	}
 	e.call.ended = err
 	for _, w := range e.call.waiters {
 		w <- acquireReply{leading: false, err: err}
@@ -207,7 +223,10 @@ func (e *election) release(ctx context.Context) error {
 		return ErrClosed
 	}
 	if e.m.Can(fsm.Release) {
-		e.endCall(nil)
+		// Not cancelled: a cancelled TryAcquireLock may still reach the
+		// server after the release and take the lock for a TTL nobody
+		// uses. Waiting for its answer orders the release after it.
+		e.detachCall(nil)
 		e.fire(fsm.Release, nil)
 	}
 	prev, done := e.enqueue()
