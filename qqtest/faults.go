@@ -107,8 +107,9 @@ func (s *Server) SetFault(f Fault) {
 // would: its tenure ends and anyone may acquire it. The holder is not told:
 // it goes on believing it leads until its next renewal, which the server
 // answers as it answers any non-holder (KeepAlive with a -1s lease, so the
-// client steps down at once), or until its lease runs out locally. Dropping
-// a free lock does nothing.
+// client steps down at once), or until its lease runs out locally; a client
+// that acquires meanwhile leads at the same time. Dropping a free lock does
+// nothing.
 func (s *Server) DropLock(service, domain string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -212,9 +212,15 @@ func (s *Server) Calls() CallCounts {
 	return s.calls
 }
 
-// Restart loses all lock state, like a server whose store was wiped: every
-// open tenure ends now, and every client must acquire again. History, call
-// counts and faults survive.
+// Restart loses every lock now, as a server keeping its locks in memory
+// does when it restarts (or one whose store was wiped): every open tenure
+// ends, and any client may acquire any lock. Holders are not told: each
+// learns it at its next renewal, which the server answers with a -1s lease
+// (the client steps down at once), or when its lease runs out locally.
+// Until then a holder and a new acquirer may both believe they lead, which
+// is why docs/safety.md asks a store that loses its locks to stay
+// unavailable for a TTL. Connections, calls in flight, history, call counts
+// and faults are not affected.
 func (s *Server) Restart() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
