@@ -179,7 +179,8 @@ func TestClientUnderPause(t *testing.T) {
 	})
 }
 
-// DropLock: the holder is not told; its next renewal is refused and it
+// DropLock: the holder is not told, so a client that acquires meanwhile
+// leads at the same time; the old holder's next renewal is refused and it
 // steps down then, with the server's refusal as the cause.
 func TestClientUnderDropLock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -189,8 +190,11 @@ func TestClientUnderDropLock(t *testing.T) {
 		lead(t, a)
 
 		s.DropLock(svc, dom)
-		if !a.IsLeader() {
-			t.Fatal("a stepped down before any call told it of the lost lock")
+		if ok, err := b.TryAcquireLock(t.Context()); !ok || err != nil {
+			t.Fatalf("b: TryAcquireLock of the dropped lock = %v, %v; want true, nil", ok, err)
+		}
+		if !a.IsLeader() || !b.IsLeader() {
+			t.Fatalf("a leading %v, b leading %v; want both: nothing told a of the lost lock", a.IsLeader(), b.IsLeader())
 		}
 		nextRenewal(t, s)
 		if a.IsLeader() {
@@ -202,8 +206,8 @@ func TestClientUnderDropLock(t *testing.T) {
 		if tr, _ := recA.last(client.StateLost); !errors.Is(tr.Err, transport.ErrNotHolder) {
 			t.Errorf("lost because of %v, want ErrNotHolder", tr.Err)
 		}
-		if ok, err := b.TryAcquireLock(t.Context()); !ok || err != nil {
-			t.Fatalf("b: TryAcquireLock = %v, %v; want true, nil", ok, err)
+		if id, _ := s.Holder(svc, dom); id != "b" || !b.IsLeader() {
+			t.Fatalf("holder %q, b leading %v; want b alone", id, b.IsLeader())
 		}
 	})
 }
@@ -356,4 +360,28 @@ func TestClientUnderClockOffset(t *testing.T) {
 			})
 		})
 	}
+}
+
+// IgnoreCancel: the client gives up at its request timeout and reports no
+// leadership; the request lands later anyway and the server holds the
+// lock for it, as after a lost answer.
+func TestClientUnderLateRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		a, _ := newClient(t, s, "a", client.WithRequestTimeout(time.Second))
+		s.SetFault(qqtest.Fault{Delay: 3 * time.Second, IgnoreCancel: true})
+		t0 := time.Now()
+		ok, err := a.TryAcquireLock(t.Context())
+		if ok || status.Code(err) != codes.DeadlineExceeded || time.Since(t0) != time.Second {
+			t.Fatalf("TryAcquireLock = %v, %v after %v; want false, DeadlineExceeded after the 1s request timeout", ok, err, time.Since(t0))
+		}
+		if _, held := s.Holder(svc, dom); held {
+			t.Fatal("the request landed before its delay")
+		}
+		sleepUntil(t0.Add(3 * time.Second))
+		synctest.Wait()
+		if id, _ := s.Holder(svc, dom); id != "a" || a.IsLeader() {
+			t.Fatalf("after the late arrival: holder %q, a leading %v; want the server holding it for a, a not leading", id, a.IsLeader())
+		}
+	})
 }
