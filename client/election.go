@@ -70,6 +70,10 @@ type call struct {
 	cancel  context.CancelFunc
 	waiters []chan acquireReply
 	ended   error // why endCall abandoned it, for the caller that started it
+	// stopOnClose unregisters the cancellation by Close of a call that
+	// detachCall let run on; nil for the others, which Close cancels as
+	// the call in flight.
+	stopOnClose func() bool
 }
 
 type acquireReply struct {
@@ -129,8 +133,6 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 func (e *election) runCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Close cancels it even after a release detached it (detachCall).
-	defer context.AfterFunc(e.lifetime, cancel)()
 	cl := &call{cancel: cancel}
 	e.call = cl
 	prev, done := e.enqueue()
@@ -145,6 +147,9 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if cl.stopOnClose != nil {
+		cl.stopOnClose()
+	}
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
@@ -198,16 +203,23 @@ func (e *election) endCall(err error) {
 		return
 	}
 	e.call.cancel()
-	e.detachCall(err)
+	e.dropCall(err)
 }
 
 // detachCall answers the call in flight's waiters with err and makes its
 // result stale, but lets the call run on to its answer or its own
-// deadline, and the calls queued behind it wait for that.
+// deadline, and the calls queued behind it wait for that. Close still
+// cancels it.
 func (e *election) detachCall(err error) {
 	if e.call == nil {
 		return
 	}
+	e.call.stopOnClose = context.AfterFunc(e.lifetime, e.call.cancel)
+	e.dropCall(err)
+}
+
+// dropCall answers the call in flight's waiters with err and forgets it.
+func (e *election) dropCall(err error) {
 	e.call.ended = err
 	for _, w := range e.call.waiters {
 		w <- acquireReply{leading: false, err: err}

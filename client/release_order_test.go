@@ -112,3 +112,34 @@ func TestAbandonedAcquisitionHoldsTheLockAtMostOneTTL(t *testing.T) {
 }
 
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
+
+// Close cancels an acquisition that a release is waiting for: Close still
+// ends every call in flight at once.
+func TestCloseCancelsAcquisitionAReleaseWaitsFor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{DropRequest: c.Method == qqtest.MethodTryAcquireLock}
+		})
+		a := newClient(t, srv, "a")
+		acquired, released := make(chan error, 1), make(chan error, 1)
+		go func() { _, err := a.TryAcquireLock(bg); acquired <- err }()
+		synctest.Wait()
+		go func() { released <- a.ReleaseLock(bg) }()
+		synctest.Wait()
+		select {
+		case err := <-released:
+			t.Fatalf("ReleaseLock returned %v before the acquisition in flight was answered", err)
+		default:
+		}
+		start := time.Now()
+		if err := a.Close(); err != nil {
+			t.Logf("Close: %v", err)
+		}
+		<-acquired
+		<-released
+		if took := time.Since(start); took != 0 {
+			t.Fatalf("the acquisition and the release ended %v after Close, want at once", took)
+		}
+	})
+}
