@@ -185,6 +185,9 @@ var errLost = status.Error(codes.Unknown, "qqtest: lost")
 // handle is the one path every service method takes, through a Stub or real
 // gRPC alike: it counts the call, decides its fault, and delivers it.
 func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) error {
+	if s.invalid != nil {
+		return status.Error(codes.FailedPrecondition, s.invalid.Error())
+	}
 	s.mu.Lock()
 	s.calls.count(c.Method)
 	decide := s.faultFunc

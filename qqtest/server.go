@@ -2,6 +2,8 @@ package qqtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ type Server struct {
 	defaultTTL time.Duration
 	clock      func() time.Time
 	grpcOpts   []grpc.ServerOption
+	invalid    error // the first bad input, see ErrInvalidArgument
 
 	serving serving // see serve.go
 
@@ -41,22 +44,42 @@ type Server struct {
 	resume      chan struct{} // non-nil while paused; Resume closes it
 }
 
+// ErrInvalidArgument reports bad input to the package: a nil option,
+// clock, listener, context or request, a non-positive default TTL, or
+// NewServer without a testing.TB. A server built with bad input refuses to
+// serve: [NewServer] fails the test, [Server.Start] and [Server.Serve]
+// return the error, and every call through [Server.Stub] fails with
+// codes.FailedPrecondition and its text.
+var ErrInvalidArgument = errors.New("qqtest: invalid argument")
+
 // Option configures a [Server] built by [NewServer] or
 // [NewUnstartedServer].
 type Option func(*Server)
 
-// WithDefaultTTL sets the TTL used when a request's ttl is 0 or less. The
-// default is [DefaultTTL] (15 s), like the real server, so that a client
-// which truncates a sub-second TTL to 0 gets the same surprise as in
-// production.
+// WithDefaultTTL sets the TTL used when a request's ttl is 0 or less; it
+// must be positive. The default is [DefaultTTL] (15 s), like the real
+// server, so that a client which truncates a sub-second TTL to 0 gets the
+// same surprise as in production.
 func WithDefaultTTL(d time.Duration) Option {
-	return func(s *Server) { s.defaultTTL = d }
+	return func(s *Server) {
+		if d <= 0 {
+			s.invalidate("WithDefaultTTL(%v): not positive", d)
+			return
+		}
+		s.defaultTTL = d
+	}
 }
 
-// WithClock sets the server's clock. The default is time.Now, which is
-// virtual inside a testing/synctest bubble.
+// WithClock sets the server's clock, which must not be nil. The default is
+// time.Now, which is virtual inside a testing/synctest bubble.
 func WithClock(now func() time.Time) Option {
-	return func(s *Server) { s.clock = now }
+	return func(s *Server) {
+		if now == nil {
+			s.invalidate("WithClock(nil)")
+			return
+		}
+		s.clock = now
+	}
 }
 
 // WithGRPCServerOptions adds options to the gRPC server that serves s over
@@ -64,7 +87,22 @@ func WithClock(now func() time.Time) Option {
 // interceptors, stats handlers or keepalive parameters. They do not affect
 // [Server.Stub].
 func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
-	return func(s *Server) { s.grpcOpts = append(s.grpcOpts, opts...) }
+	return func(s *Server) {
+		for _, o := range opts {
+			if o == nil {
+				s.invalidate("WithGRPCServerOptions: nil option")
+				return
+			}
+		}
+		s.grpcOpts = append(s.grpcOpts, opts...)
+	}
+}
+
+// invalidate records the first bad input s was built with.
+func (s *Server) invalidate(format string, args ...any) {
+	if s.invalid == nil {
+		s.invalid = fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+	}
 }
 
 // NewServer starts an empty server serving real gRPC on a loopback port
@@ -74,8 +112,12 @@ func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
 // Use [NewUnstartedServer] inside a testing/synctest bubble: a network
 // server's goroutines do not belong there.
 func NewServer(tb testing.TB, opts ...Option) *Server {
-	tb.Helper()
 	s := NewUnstartedServer(opts...)
+	if tb == nil {
+		s.invalidate("NewServer(nil, ...)")
+		return s // not started: nothing could close it
+	}
+	tb.Helper()
 	if err := s.Start(); err != nil {
 		tb.Fatalf("qqtest: start server: %v", err)
 	}
@@ -96,6 +138,10 @@ func NewUnstartedServer(opts ...Option) *Server {
 	}
 	s.life, s.endLife = context.WithCancel(context.Background())
 	for _, opt := range opts {
+		if opt == nil {
+			s.invalidate("nil Option")
+			continue
+		}
 		opt(s)
 	}
 	return s
