@@ -44,15 +44,25 @@ func ExampleServer_Partition() {
 		return c
 	}
 
+	// next waits for a worker's report, for a few seconds at most.
+	next := func(reports <-chan string) string {
+		select {
+		case r := <-reports:
+			return r
+		case <-time.After(5 * time.Second):
+			return "timed out"
+		}
+	}
+
 	w1 := worker("worker-1")
 	defer w1.Close()
-	fmt.Println(<-leads)
+	fmt.Println(next(leads))
 	w2 := worker("worker-2")
 	defer w2.Close()
 
 	srv.Partition("worker-1") // its calls now hang until their deadlines
-	fmt.Println(<-stops)
-	fmt.Println(<-leads)
+	fmt.Println(next(stops))
+	fmt.Println(next(leads))
 	holder, _ := srv.Holder("billing", "eu-west")
 	fmt.Println("holder:", holder, "- worker-1 leading:", w1.IsLeader())
 
