@@ -170,6 +170,13 @@ func TestClientUnderPause(t *testing.T) {
 			t.Fatal("a still leads at its local deadline with the server paused")
 		}
 		wantLost(t, a, recA, t0.Add(trusted), client.ErrLeaseExpired)
+		if id, _ := s.Holder(svc, dom); id != "a" {
+			t.Fatalf("paused server at a's local deadline: holder %q, want a until the TTL ends", id)
+		}
+		sleepUntil(t0.Add(ttl))
+		if id, held := s.Holder(svc, dom); held {
+			t.Fatalf("paused server at the TTL: holder %q, want the lease expired by its clock", id)
+		}
 
 		time.Sleep(time.Minute)
 		s.Resume()
