@@ -1,7 +1,7 @@
 // Command leader-work runs work that only the leader may do, and stops it
 // the moment leadership ends, with client.Run.
 //
-// Against a server (see examples/server), start several of these with
+// Against a server (`go run ./cmd/quorum-quest dev-server`), start several of these with
 // different -id values; kill -9 the leader and another takes over once its
 // lease has run out; stop one with Ctrl-C or SIGTERM and it hands over at
 // once:

@@ -83,9 +83,9 @@ func TestFailoverAndHandoverAcrossProcesses(t *testing.T) {
 	}
 	const ttl, retry = 2 * time.Second, 200 * time.Millisecond
 	const slack = 500 * time.Millisecond // process scheduling and output pipes
-	server, worker := build(t, "../server", "server"), build(t, ".", "leader-work")
+	server, worker := build(t, "../../cmd/quorum-quest", "quorum-quest"), build(t, ".", "leader-work")
 	lines := make(chan line, 1024)
-	srv := start(t, "server", lines, server, "-addr", "127.0.0.1:0")
+	srv := start(t, "server", lines, server, "dev-server", "--addr", "127.0.0.1:0")
 	ready := await(t, lines, 10*time.Second, "server address", func(l line) bool { return strings.HasPrefix(l.text, "listening on ") })
 	addr := strings.TrimPrefix(ready.text, "listening on ")
 

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+)
+
+// runner is one `quorum-quest lock`: a client campaigning for the lock and
+// the child it runs while leading.
+type runner struct {
+	cfg    *lockConfig
+	q      *client.QuorumQuestClient
+	health *client.HealthCheck
+	stderr io.Writer
+	sigs   chan os.Signal
+	// changed is signalled (without blocking) on every transition of the
+	// client: the supervisor and the campaign re-read the client's state.
+	changed chan struct{}
+	// leading is true while the child runs under the lock with no stop
+	// begun; /leader reports it.
+	leading atomic.Bool
+
+	mu      sync.Mutex
+	lastErr error // the latest failed call's error, for messages
+}
+
+// runLock is `quorum-quest lock`.
+func runLock(args []string, stderr io.Writer) int {
+	cfg, err := parseLock(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "quorum-quest lock: %v\n", err)
+		return exitUsage
+	}
+	// Signals are caught before anything else, so that none is lost
+	// between start-up and the campaign.
+	r := &runner{cfg: cfg, stderr: stderr, sigs: make(chan os.Signal, 8), changed: make(chan struct{}, 1)}
+	signal.Notify(r.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(r.sigs)
+
+	if err := r.connect(); err != nil {
+		fmt.Fprintf(stderr, "quorum-quest lock: %v\n", err)
+		return exitUsage
+	}
+	defer r.q.Close()
+	if cfg.httpAddr != "" {
+		stop, err := r.serveHTTP(cfg.httpAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "quorum-quest lock: --http: %v\n", err)
+			return exitUsage
+		}
+		defer stop()
+	}
+	for {
+		if code, leading := r.campaign(); !leading {
+			return code
+		}
+		if code, again := r.lead(); !again {
+			return code
+		}
+	}
+}
+
+// connect makes the client, its health check and the hook that wakes the
+// runner on every transition.
+func (r *runner) connect() error {
+	cfg := r.cfg
+	var err error
+	if r.health, err = client.NewHealthCheck(cfg.unreachable); err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	opts := []client.Option{
+		client.WithHealthCheck(r.health),
+		client.WithTransitionHook(r.observe),
+		client.WithLogger(slog.New(slog.NewTextHandler(r.stderr, &slog.HandlerOptions{Level: level}))),
+		client.WithRetryInterval(cfg.retry),
+		client.WithRequestTimeout(cfg.requestTimeout),
+		client.WithCloseTimeout(cfg.requestTimeout),
+		client.WithClockDrift(clockDrift),
+		client.WithSafetyMargin(safetyMargin),
+		client.WithKeepAliveInterval(keepAliveInterval(cfg.ttl)),
+	}
+	if cfg.id != "" {
+		opts = append(opts, client.WithClientID(cfg.id))
+	}
+	dial, err := cfg.tls.dialOptions()
+	if err != nil {
+		return err
+	}
+	if len(dial) > 0 {
+		opts = append(opts, client.WithDialOptions(dial...))
+	}
+	r.q, err = client.NewQuorumQuestClient(cfg.service, cfg.domain, cfg.ttl, cfg.addr, opts...)
+	return err
+}
+
+// observe is the client's transition hook.
+func (r *runner) observe(t client.Transition) {
+	if t.Err != nil && (t.Event == "failed" || t.Event == "denied") {
+		r.mu.Lock()
+		r.lastErr = t.Err
+		r.mu.Unlock()
+	}
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) lastError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr
+}
+
+func (r *runner) logf(format string, args ...any) {
+	fmt.Fprintf(r.stderr, "quorum-quest: "+format+"\n", args...)
+}
+
+// campaign waits until the client leads. It returns leading true then, and
+// otherwise the exit code: --timeout ran out, the server was unreachable
+// for --unreachable (without --restart), or a signal stopped the runner.
+func (r *runner) campaign() (code int, leading bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if r.cfg.timeout > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), r.cfg.timeout)
+	}
+	defer cancel()
+	r.logf("campaigning for %s/%s as %s", r.cfg.service, r.cfg.domain, r.q.ClientID())
+	result := make(chan error, 1)
+	go func() { result <- r.q.Campaign(ctx) }()
+	// give up ends the campaign; if it won meanwhile, Close releases.
+	giveUp := func(code int, format string, args ...any) (int, bool) {
+		cancel()
+		<-result
+		r.logf(format, args...)
+		return code, false
+	}
+	for {
+		select {
+		case err := <-result:
+			switch {
+			case err == nil:
+				return 0, true
+			case errors.Is(err, context.DeadlineExceeded):
+				if herr := r.health.Check(); herr != nil {
+					return exitUnreachable, r.say("not leading within --timeout %v: server unreachable: %v", r.cfg.timeout, herr)
+				}
+				if last := r.lastError(); last != nil {
+					return exitTimeout, r.say("not leading within --timeout %v (last error: %v)", r.cfg.timeout, last)
+				}
+				return exitTimeout, r.say("not leading within --timeout %v", r.cfg.timeout)
+			}
+			return exitUnreachable, r.say("campaign ended: %v", err)
+		case sig := <-r.sigs:
+			if s := sig.(syscall.Signal); s == syscall.SIGINT || s == syscall.SIGTERM {
+				return giveUp(128+int(s), "%v while waiting to lead: exiting", s)
+			}
+		case <-r.changed:
+			if r.cfg.restart {
+				continue // a long-lived runner rides out outages; /healthz reports them
+			}
+			if err := r.health.Check(); err != nil {
+				return giveUp(exitUnreachable, "giving up: %v", err)
+			}
+		}
+	}
+}
+
+// say logs and returns false, for one-line returns.
+func (r *runner) say(format string, args ...any) bool {
+	r.logf(format, args...)
+	return false
+}
+
+// stopCause is why the runner stopped its child.
+type stopCause int
+
+const (
+	stopNone     stopCause = iota // the child ended by itself
+	stopLease                     // the lease was running out: renewals failing
+	stopLost                      // leadership ended: the server said the lock is not ours, or the lease ran out
+	stopSignaled                  // the runner got SIGINT or SIGTERM
+)
+
+// lead runs the child while leading, stops it when it must, releases the
+// lock, and returns the exit code, or again true to campaign anew
+// (--restart).
+func (r *runner) lead() (code int, again bool) {
+	env := append(os.Environ(),
+		"QUORUM_QUEST_CLIENT_ID="+r.q.ClientID(),
+		"QUORUM_QUEST_SERVICE="+r.cfg.service,
+		"QUORUM_QUEST_DOMAIN="+r.cfg.domain,
+	)
+	// Leadership may have ended between the win and now (a renewal
+	// refused at once); a child started then would run without the right.
+	if r.q.GetRemainingLease() <= r.cfg.grace+r.cfg.reapAllowance {
+		r.logf("leadership ended before the command could start")
+		r.release()
+		if r.cfg.restart {
+			return 0, true
+		}
+		return exitLost, false
+	}
+	ch, err := startChild(r.cfg.command, env)
+	if err != nil {
+		r.release()
+		r.logf("cannot run %q: %v", r.cfg.command[0], err)
+		return startError(err), false
+	}
+	r.leading.Store(true)
+	r.logf("leading: started %s (pid %d), lease %v left", r.cfg.command[0], ch.pid, r.q.GetRemainingLease().Round(time.Millisecond))
+	cause, st, sig := r.supervise(ch)
+	r.leading.Store(false)
+	if cause == stopNone {
+		r.logf("child exited with %d", st.code)
+	}
+	// Whatever the child left in its group goes with it.
+	_ = ch.signal(syscall.SIGKILL)
+	if st.err != nil {
+		r.logf("waiting for the child: %v", st.err)
+	}
+	r.release()
+	switch cause {
+	case stopSignaled:
+		return 128 + int(sig), false
+	case stopLease, stopLost:
+		if r.cfg.restart {
+			return 0, true
+		}
+		return exitLost, false
+	}
+	if r.cfg.restart {
+		return 0, true
+	}
+	return st.code, false
+}
+
+// release gives the lock up, bounded by the request timeout; a lock it
+// cannot release runs out at its TTL.
+func (r *runner) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.requestTimeout)
+	defer cancel()
+	if err := r.q.ReleaseLock(ctx); err != nil {
+		r.logf("release failed (the lock frees itself at its TTL): %v", err)
+		return
+	}
+	r.logf("released the lock")
+}
+
+// supervise watches the child until it has been reaped, and stops it when
+// it must. The stop is planned from the lease's local deadline D, read
+// afresh at every wake-up: SIGTERM at D − grace − A, SIGKILL at D − A
+// (A is --reap-allowance; or grace after a SIGTERM, if sooner). Every
+// renewal moves D later, which is what cancels the plan while renewals
+// succeed; maxGrace makes sure they succeed in time. When leadership ends
+// (the server says the lock is not ours, or the lease ran out), another
+// replica may already hold the lock: SIGKILL at once.
+func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig syscall.Signal) {
+	grace := r.cfg.grace
+	var termAt time.Time   // when SIGTERM was sent; zero before
+	var deadline time.Time // the lease's local deadline, as last read
+	killed := false
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	stop := func(c stopCause) {
+		// The first reason stands, except that a signal to the runner
+		// always wins: the runner must exit, even with --restart.
+		if cause == stopNone || c == stopSignaled {
+			cause = c
+		}
+		r.leading.Store(false)
+	}
+	kill := func(c stopCause, why string) {
+		stop(c)
+		if !killed {
+			killed = true
+			r.logf("%s: SIGKILL to the child", why)
+			r.report(ch.signal(syscall.SIGKILL))
+		}
+	}
+	term := func(c stopCause, why string) {
+		stop(c)
+		if termAt.IsZero() && !killed {
+			termAt = time.Now()
+			if grace == 0 {
+				kill(c, why)
+				return
+			}
+			r.logf("%s: SIGTERM to the child, SIGKILL in %v", why, grace)
+			r.report(ch.signal(syscall.SIGTERM))
+		}
+	}
+	for {
+		now := time.Now()
+		if !killed {
+			remaining := r.q.GetRemainingLease()
+			deadline = now.Add(remaining)
+			killAt := deadline.Add(-r.cfg.reapAllowance)
+			if !termAt.IsZero() && termAt.Add(grace).Before(killAt) {
+				killAt = termAt.Add(grace)
+			}
+			switch stopAt := killAt.Add(-grace); {
+			case !r.q.IsLeader():
+				kill(stopLost, "leadership ended ("+r.q.State().String()+")")
+			case !now.Before(killAt) && !termAt.IsZero() && !now.Before(termAt.Add(grace)):
+				kill(stopLease, fmt.Sprintf("grace of %v over", grace))
+			case !now.Before(killAt):
+				kill(stopLease, fmt.Sprintf("lease ends in %v", remaining.Round(time.Millisecond)))
+			case termAt.IsZero() && !now.Before(stopAt):
+				term(stopLease, fmt.Sprintf("renewals failing, lease ends in %v", remaining.Round(time.Millisecond)))
+				continue // plan the SIGKILL
+			case termAt.IsZero():
+				timer.Reset(stopAt.Sub(now))
+			default:
+				timer.Reset(killAt.Sub(now))
+			}
+		}
+		select {
+		case st = <-ch.done:
+			if late := time.Since(deadline); cause == stopLease && late > 0 {
+				// The assumption behind the guarantee failed: say so, loudly.
+				r.logf("WARNING: the child was reaped %v after the lease's deadline; raise --reap-allowance", late)
+			}
+			return cause, st, sig
+		case <-timer.C:
+		case <-r.changed:
+		case s := <-r.sigs:
+			switch s := s.(syscall.Signal); s {
+			case syscall.SIGINT, syscall.SIGTERM:
+				switch {
+				case cause == stopSignaled:
+					kill(stopSignaled, fmt.Sprintf("%v again", s)) // a second one does not wait out the grace
+				case !termAt.IsZero() || killed:
+					stop(stopSignaled) // the stop under way goes on
+				default:
+					term(stopSignaled, s.String())
+				}
+				if sig == 0 {
+					sig = s
+				}
+			default:
+				r.report(ch.signal(s)) // SIGHUP, SIGUSR1, SIGUSR2 are the child's
+			}
+		}
+	}
+}
+
+func (r *runner) report(err error) {
+	if err != nil {
+		r.logf("signalling the child: %v", err)
+	}
+}
