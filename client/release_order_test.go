@@ -143,3 +143,33 @@ func TestCloseCancelsAcquisitionAReleaseWaitsFor(t *testing.T) {
 		}
 	})
 }
+
+// A renewal in flight does not hold a release back: leaving leadership
+// stops keep-alive, which cancels its renewal, and a KeepAlive arriving
+// after the release renews nothing. Only an acquisition is waited for.
+func TestReleaseDoesNotWaitForRenewalInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a := newClient(t, srv, "a")
+		mustAcquire(t, a)
+		mustStartKeepAlive(t, a)
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{DropRequest: c.Method == qqtest.MethodKeepAlive}
+		})
+		for end := time.Now().Add(ttl / 2); srv.Calls().KeepAlive == 0; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(end) { // keep-alive renews within a third of the TTL
+				t.Fatal("no renewal")
+			}
+		}
+		start := time.Now()
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatalf("ReleaseLock: %v", err)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("ReleaseLock took %v behind a hanging renewal, want at once", took)
+		}
+		if id, held := srv.Holder(service, domain); held {
+			t.Fatalf("after ReleaseLock: holder %q", id)
+		}
+	})
+}
