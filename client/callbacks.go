@@ -19,7 +19,7 @@ type Callbacks interface {
 // on a goroutine of their own.
 func WithCallbacks(cb Callbacks) Option {
 	return func(c *config) error {
-		if cb == nil {
+		if isNil(cb) {
 			return fmt.Errorf("%w: WithCallbacks: nil callbacks", ErrInvalidOption)
 		}
 		return WithTransitionHook(func(t Transition) {

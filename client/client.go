@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
@@ -14,23 +13,19 @@ import (
 
 // QuorumQuestClient campaigns for one lock (a service/domain pair) on a
 // Quorum Quest server. It is safe for concurrent use.
+//
+// It is a thin facade: the election it delegates to owns the state
+// machine, the transport and the published snapshot, and the facade keeps
+// only what its own methods need (the configuration Campaign and Run read,
+// the connection it dialled, and its once-only Close).
 type QuorumQuestClient struct {
 	cfg  *config
-	rpc  *transport.Transport
 	conn *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
 	e    *election
-	snap atomic.Pointer[snapshot]
 	// closing is closed when Close begins, for waits that must end then.
 	closing  chan struct{}
 	closed   sync.Once
 	closeErr error
-}
-
-// snapshot is what the election publishes after every transition: readers
-// never touch the machine.
-type snapshot struct {
-	state    State
-	deadline time.Time // local end of the lease; meaningful while leading
 }
 
 // NewQuorumQuestClient returns a client for the lock of service in domain,
@@ -61,7 +56,7 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 		c.conn = conn
 		stub = pb.NewLeaderElectionServiceClient(conn)
 	}
-	c.rpc, err = transport.New(stub, transport.Config{
+	rpc, err := transport.New(stub, transport.Config{
 		Lock:    transport.Lock{Service: service, Domain: domain, ClientID: cfg.clientID},
 		TTL:     ttl,
 		Timeout: cfg.requestTimeout,
@@ -71,13 +66,17 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 		c.closeConn()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	c.snap.Store(&snapshot{state: StateFollower})
-	c.e = newElection(c)
+	c.e = newElection(rpc, cfg)
 	return c, nil
 }
 
 // ClientID returns the identity this client uses with the server.
 func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
+
+// nilContext is the error of a method given a nil context.
+func nilContext(method string) error {
+	return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, method)
+}
 
 // TryAcquireLock asks the server for the lock once and reports whether this
 // client leads afterwards. While leading, it renews the lease instead. When
@@ -89,6 +88,9 @@ func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
 // runs until its deadline), or ctx ended, or the client is closed
 // (ErrClosed).
 func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
+	if ctx == nil {
+		return false, nilContext("TryAcquireLock")
+	}
 	return q.e.acquire(ctx)
 }
 
@@ -101,6 +103,9 @@ func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
 // the release waits for its answer (at most the request timeout, or until
 // ctx ends), so that the server applies the release after it.
 func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
+	if ctx == nil {
+		return nilContext("ReleaseLock")
+	}
 	return q.e.release(ctx)
 }
 
@@ -115,6 +120,9 @@ func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
 // Close. After leadership ends, keep-alive must be started again for the
 // next lease.
 func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
+	if ctx == nil {
+		return nilContext("StartKeepAlive")
+	}
 	return q.e.startKeepAlive(ctx)
 }
 
@@ -123,36 +131,30 @@ func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
 // any, runs out at its deadline unless TryAcquireLock renews it. It does
 // nothing when keep-alive is not running or the client is closed.
 func (q *QuorumQuestClient) StopKeepAlive() {
-	q.e.mu.Lock()
-	defer q.e.mu.Unlock()
-	q.e.stopKeepAlive()
+	q.e.stop()
 }
 
 // IsLeader reports whether this client holds the lock now: its machine is
 // leading and the lease's local deadline has not passed. The deadline is
 // checked here as well as in the machine, so a busy process never reports
 // a lease that has run out.
-func (q *QuorumQuestClient) IsLeader() bool {
-	s := q.snap.Load()
-	return s.state.Leading() && time.Now().Before(s.deadline)
-}
+func (q *QuorumQuestClient) IsLeader() bool { return q.e.isLeader() }
 
 // GetRemainingLease returns how long the current lease is trusted for, as
 // of this call; it counts down, and is 0 when the client does not lead.
-func (q *QuorumQuestClient) GetRemainingLease() time.Duration {
-	s := q.snap.Load()
-	if !s.state.Leading() {
-		return 0
-	}
-	return max(time.Until(s.deadline), 0)
-}
+func (q *QuorumQuestClient) GetRemainingLease() time.Duration { return q.e.remainingLease() }
 
 // State returns the current state of the client's machine.
-func (q *QuorumQuestClient) State() State { return q.snap.Load().state }
+func (q *QuorumQuestClient) State() State { return q.e.state() }
 
 // Close ends the client: leadership ends, calls in flight are cancelled,
-// the lock is released when the client was leading or acquiring (bounded by
-// WithCloseTimeout), and the connection the client dialled is closed. It
+// the lock is released whenever the server may hold it for this client
+// (bounded by WithCloseTimeout), and the connection the client dialled is
+// closed. The server may hold it from the moment a TryAcquireLock or
+// renewal is sent until the server answers that the lock is not ours or a
+// release completes, so Close releases after an acquisition whose answer
+// was lost, and after a lease that ran out locally, as well as while
+// leading. It
 // returns once no goroutine of the client is left. Close is idempotent:
 // later calls return what the first returned.
 func (q *QuorumQuestClient) Close() error {

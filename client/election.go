@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
@@ -27,7 +28,16 @@ import (
 // call through the client about 50% slower than the bare stub and kept a
 // goroutine alive per idle election (docs/performance.md).
 type election struct {
-	c *QuorumQuestClient
+	// What the election needs of the client's configuration, fixed at
+	// construction.
+	rpc          *transport.Transport
+	keepAliveFor time.Duration // keep-alive interval, before jitter
+	closeTimeout time.Duration
+	logger       *slog.Logger
+
+	// snap is what the election publishes after every transition; the
+	// facade's readers load it and never take the mutex.
+	snap atomic.Pointer[snapshot]
 
 	mu     sync.Mutex
 	m      *fsm.Machine
@@ -47,6 +57,21 @@ type election struct {
 	// docs/safety.md.
 	lastCall  chan struct{}
 	keepAlive *keepAlive // nil when keep-alive is not running
+	// mayHold is whether the server may hold the lock for this client: set
+	// when a TryAcquireLock or KeepAlive is sent, cleared only by a definite
+	// answer that the lock is not ours (ErrNotHolder) or by a release that
+	// completed with no acquisition or renewal sent since it was queued.
+	// Close releases whenever it is set, since an answer lost in transit
+	// may leave a grant the client never heard of.
+	mayHold bool
+	// sends counts the TryAcquireLock and KeepAlive calls sent, so that a
+	// release or a refusal can tell whether a later call may have been
+	// granted since.
+	sends uint64
+	// logs holds what to tell the user's logger, noted under mu and written
+	// by unlock once mu is released: the logger is user code, which must
+	// never run under the mutex.
+	logs []logEntry
 	// rng jitters the timers. It is seeded from the client ID: IDs are
 	// unique among a lock's candidates, which is all the decorrelation
 	// jitter needs, and a test replaying a seed gets the same timings.
@@ -76,25 +101,47 @@ type call struct {
 	stopOnClose func() bool
 }
 
+// logEntry is one diagnostic for the user's logger, noted under e.mu.
+type logEntry struct {
+	level slog.Level
+	msg   string
+	err   error
+	// transition, when set, is logged (at debug level) instead of err.
+	transition *Transition
+}
+
 type acquireReply struct {
 	leading bool
 	err     error
 }
 
-func newElection(c *QuorumQuestClient) *election {
+// snapshot is what the election publishes after every transition: readers
+// never touch the machine.
+type snapshot struct {
+	state    State
+	deadline time.Time // local end of the lease; meaningful while leading
+}
+
+// newElection returns a follower's election for the lock rpc calls, with
+// the settings of cfg it needs.
+func newElection(rpc *transport.Transport, cfg *config) *election {
 	e := &election{
-		c:        c,
-		m:        fsm.New(),
-		lastCall: make(chan struct{}),
-		rng:      rand.New(rand.NewPCG(seedFrom(c.cfg.clientID))),
-		watchers: map[*watcher]struct{}{},
+		rpc:          rpc,
+		keepAliveFor: cfg.keepAliveInterval,
+		closeTimeout: cfg.closeTimeout,
+		logger:       cfg.logger,
+		m:            fsm.New(),
+		lastCall:     make(chan struct{}),
+		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
+		watchers:     map[*watcher]struct{}{},
 	}
+	e.snap.Store(&snapshot{state: StateFollower})
 	close(e.lastCall)
 	e.expiry = time.AfterFunc(time.Hour, e.expire)
 	e.expiry.Stop()
 	e.lifetime, e.endLife = context.WithCancel(context.Background())
-	for _, h := range c.cfg.hooks {
-		e.hooks = append(e.hooks, startHook(h, c.cfg.logger))
+	for _, h := range cfg.hooks {
+		e.hooks = append(e.hooks, startHook(h, cfg.logger))
 	}
 	return e
 }
@@ -103,22 +150,22 @@ func newElection(c *QuorumQuestClient) *election {
 func (e *election) acquire(ctx context.Context) (bool, error) {
 	e.mu.Lock()
 	if e.closed {
-		e.mu.Unlock()
+		e.unlock()
 		return false, ErrClosed
 	}
 	if e.call != nil { // acquiring or refreshing: share the outcome
 		reply := make(chan acquireReply, 1)
 		e.call.waiters = append(e.call.waiters, reply)
-		e.mu.Unlock()
+		e.unlock()
 		select {
 		case r := <-reply:
 			return r.leading, r.err
 		case <-ctx.Done():
-			return e.c.IsLeader(), ctx.Err()
+			return e.isLeader(), ctx.Err()
 		}
 	}
 	e.fire(fsm.Acquire, nil)
-	r := e.runCall(ctx, e.c.rpc.TryAcquire, time.Time{})
+	r := e.runCall(ctx, e.rpc.TryAcquire, time.Time{})
 	if r.err != nil && ctx.Err() != nil {
 		// The call failed because ctx ended: say so in terms of ctx.
 		r.err = fmt.Errorf("%w: %w", ctx.Err(), r.err)
@@ -135,7 +182,15 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 	defer cancel()
 	cl := &call{cancel: cancel}
 	e.call = cl
+	e.sends++
+	e.mayHold = true // from here the server may grant, whatever we hear
 	prev, done := e.enqueue()
+	// What was noted so far is logged with the outcome, once the call is
+	// over: a logger that blocks then delays no call queued behind this
+	// one, and one that calls TryAcquireLock waits for no outcome but its
+	// own.
+	logs := e.logs
+	e.logs = nil
 	e.mu.Unlock()
 
 	select {
@@ -146,14 +201,15 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 	close(done)
 
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.logs = append(logs, e.logs...)
+	defer e.unlock()
 	if cl.stopOnClose != nil {
 		cl.stopOnClose()
 	}
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
-		return acquireReply{leading: e.c.IsLeader(), err: cl.ended}
+		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
 	return e.finishCall(res)
 }
@@ -171,6 +227,11 @@ func (e *election) enqueue() (prev <-chan struct{}, done chan struct{}) {
 func (e *election) finishCall(res transport.Result) acquireReply {
 	cl := e.call
 	e.call = nil
+	if errors.Is(res.Err, transport.ErrNotHolder) {
+		// A definite "not yours" to the latest call sent: nothing earlier
+		// can still be granted, since the server saw this call after it.
+		e.mayHold = false
+	}
 	if res.Event == fsm.Granted {
 		e.setDeadline(res.Deadline)
 	}
@@ -181,7 +242,7 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 	} else if err != nil {
 		err = fmt.Errorf("quorumquest: %w", err)
 	}
-	reply := acquireReply{leading: e.c.IsLeader(), err: err}
+	reply := acquireReply{leading: e.isLeader(), err: err}
 	for _, w := range cl.waiters {
 		w <- reply
 	}
@@ -190,7 +251,7 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 		case fsm.Granted:
 			ka.succeeded()
 		case fsm.Failed:
-			e.c.cfg.logger.Warn("quorumquest: renewal failed; retrying", "err", res.Err)
+			e.logs = append(e.logs, logEntry{level: slog.LevelWarn, msg: "quorumquest: renewal failed; retrying", err: res.Err})
 			ka.failed()
 		}
 	}
@@ -231,7 +292,7 @@ func (e *election) dropCall(err error) {
 func (e *election) release(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
-		e.mu.Unlock()
+		e.unlock()
 		return ErrClosed
 	}
 	if e.m.Can(fsm.Release) {
@@ -242,7 +303,8 @@ func (e *election) release(ctx context.Context) error {
 		e.fire(fsm.Release, nil)
 	}
 	prev, done := e.enqueue()
-	e.mu.Unlock()
+	sent := e.sends
+	e.unlock()
 	defer close(done)
 
 	// The caller's context may never end: Close must still be able to cut
@@ -254,22 +316,50 @@ func (e *election) release(ctx context.Context) error {
 	case <-prev:
 	case <-ctx.Done():
 	}
-	if err := e.c.rpc.Release(ctx); err != nil {
+	if err := e.rpc.Release(ctx); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
+	e.mu.Lock()
+	if e.sends == sent {
+		// The server saw the release after every call sent before it, and
+		// none was sent since: it holds nothing for us.
+		e.mayHold = false
+	}
+	e.mu.Unlock()
 	return nil
 }
 
+// isLeader serves IsLeader: the machine leads and the deadline has not
+// passed. The deadline is checked here as well as by the expiry timer, so
+// a reader never sees a lease that has run out, even before the timer has
+// moved the machine to lost.
+func (e *election) isLeader() bool {
+	s := e.snap.Load()
+	return s.state.Leading() && time.Now().Before(s.deadline)
+}
+
+// remainingLease serves GetRemainingLease.
+func (e *election) remainingLease() time.Duration {
+	s := e.snap.Load()
+	if !s.state.Leading() {
+		return 0
+	}
+	return max(time.Until(s.deadline), 0)
+}
+
+// state serves State.
+func (e *election) state() State { return e.snap.Load().state }
+
 func (e *election) setDeadline(d time.Time) {
-	e.c.snap.Store(&snapshot{state: e.m.State(), deadline: d})
+	e.snap.Store(&snapshot{state: e.m.State(), deadline: d})
 	e.expiry.Reset(time.Until(d))
 }
 
 // expire runs on the expiry timer's goroutine.
 func (e *election) expire() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.c.snap.Load()
+	defer e.unlock()
+	s := e.snap.Load()
 	if !s.state.Leading() || time.Now().Before(s.deadline) {
 		return // a timer set for an older deadline
 	}
@@ -285,20 +375,18 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	if err != nil {
 		// Every caller checks the state first; reaching this is a bug, and
 		// refusing the event keeps the machine consistent.
-		e.c.cfg.logger.Error("quorumquest: refused event", "err", err)
+		e.logs = append(e.logs, logEntry{level: slog.LevelError, msg: "quorumquest: refused event", err: err})
 		return
 	}
-	deadline := e.c.snap.Load().deadline
+	deadline := e.snap.Load().deadline
 	if !ch.To.Leading() {
 		deadline = time.Time{}
 		e.expiry.Stop()
 		e.stopKeepAlive()
 	}
-	e.c.snap.Store(&snapshot{state: ch.To, deadline: deadline})
-	t := Transition{From: ch.From, To: ch.To, Event: string(ch.Event), At: time.Now(), Err: ch.Cause}
-	if e.c.cfg.logger.Enabled(context.Background(), slog.LevelDebug) { // spare the boxing of the arguments
-		e.c.cfg.logger.Debug("quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
-	}
+	e.snap.Store(&snapshot{state: ch.To, deadline: deadline})
+	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, At: time.Now(), Err: ch.Cause}
+	e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &t})
 	if ch.From.Leading() && !ch.To.Leading() {
 		e.endTenure(t)
 	}
@@ -315,7 +403,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 // running when it returns.
 func (e *election) close() error {
 	e.mu.Lock()
-	wasHolding := e.m.State() == fsm.Acquiring || e.m.State().Leading()
+	wasHolding := e.mayHold
 	e.endCall(ErrClosed)
 	e.fire(fsm.Close, nil)
 	e.closed = true
@@ -325,17 +413,17 @@ func (e *election) close() error {
 	if wasHolding {
 		prev, done = e.enqueue()
 	}
-	e.mu.Unlock()
+	e.unlock()
 
 	var err error
 	if wasHolding {
 		// Behind the calls just cancelled, and timed from now.
-		ctx, cancel := context.WithTimeout(context.Background(), e.c.cfg.closeTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), e.closeTimeout)
 		select {
 		case <-prev:
 		case <-ctx.Done():
 		}
-		if rerr := e.c.rpc.Release(ctx); rerr != nil {
+		if rerr := e.rpc.Release(ctx); rerr != nil {
 			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
 		}
 		cancel()
@@ -346,11 +434,37 @@ func (e *election) close() error {
 	for w := range e.watchers {
 		e.unwatch(w)
 	}
-	e.mu.Unlock()
+	e.unlock()
 	for _, h := range e.hooks {
 		h.wait()
 	}
 	return err
+}
+
+// unlock releases e.mu, then writes what was noted for the logger under
+// it. Every path that may have fired an event leaves the mutex through
+// here.
+func (e *election) unlock() {
+	logs := e.logs
+	e.logs = nil
+	e.mu.Unlock()
+	e.emit(logs)
+}
+
+// emit writes logs to the user's logger. e.mu must not be held.
+func (e *election) emit(logs []logEntry) {
+	logger := e.logger
+	ctx := context.Background()
+	for _, l := range logs {
+		if !logger.Enabled(ctx, l.level) { // spare the boxing of the arguments
+			continue
+		}
+		if t := l.transition; t != nil {
+			logger.Log(ctx, l.level, "quorumquest: transition", "from", t.From, "to", t.To, "event", t.Event, "err", t.Err)
+			continue
+		}
+		logger.Log(ctx, l.level, l.msg, "err", l.err)
+	}
 }
 
 // seedFrom derives a generator seed from a client ID.

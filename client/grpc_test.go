@@ -115,12 +115,21 @@ func TestLeadershipSurvivesConnectionRecycling(t *testing.T) {
 	mustAcquire(t, a)
 	mustStartKeepAlive(t, a)
 	var granted int
+	// 12 renewals take about 4s; a bound well beyond that fails the test
+	// instead of hanging it when renewals stop.
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
 	for granted < 12 {
-		tr := <-renewed
+		var tr client.Transition
+		select {
+		case tr = <-renewed:
+		case <-deadline.C:
+			t.Fatalf("only %d renewals within 30s (%d connections); state %s", granted, conns.n.Load(), a.State())
+		}
 		switch {
 		case tr.To == client.StateLost:
 			t.Fatalf("leadership lost after %d renewals and %d connections: %v", granted, conns.n.Load(), tr.Err)
-		case tr.Event == "granted":
+		case tr.Event == client.EventGranted:
 			granted++
 		}
 	}

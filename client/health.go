@@ -88,7 +88,7 @@ func WithHealthCheck(h *HealthCheck) Option {
 func (h *HealthCheck) observe(t Transition) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	switch fsm.Event(t.Event) {
+	switch t.Event {
 	case fsm.Granted:
 		h.reached()
 	case fsm.Denied:

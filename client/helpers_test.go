@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -78,9 +80,19 @@ func (r *recorder) path() []client.State {
 	return out
 }
 
-// waitFor blocks until a transition into state has been recorded.
+// waitBound is the most a test waits for a transition, in all: virtual
+// time under synctest, where it costs nothing, and real time elsewhere.
+const waitBound = 2 * time.Minute
+
+// waitFor blocks until a transition into state has been recorded, and fails
+// the test with every transition seen when none comes within waitBound in
+// all. The bound is on the total wait, not on the wait for the next
+// transition: a machine that keeps moving without ever reaching state (a
+// livelock) fails here instead of hanging until go test's timeout.
 func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
 	t.Helper()
+	timeout := time.NewTimer(waitBound)
+	defer timeout.Stop()
 	for {
 		for _, tr := range r.all() {
 			if tr.To == state {
@@ -89,10 +101,23 @@ func (r *recorder) waitFor(t *testing.T, state client.State) client.Transition {
 		}
 		select {
 		case <-r.added:
-		case <-time.After(time.Minute):
-			t.Fatalf("no transition to %s; saw %v", state, r.path())
+		case <-timeout.C:
+			t.Fatalf("no transition to %s within %v; saw:\n%s", state, waitBound, history(r.all()))
 		}
 	}
+}
+
+// history renders transitions one a line, for failure messages.
+func history(ts []client.Transition) string {
+	var b strings.Builder
+	for _, tr := range ts {
+		fmt.Fprintf(&b, "  %s: %s -> %s on %s", tr.At.Format("15:04:05.000000000"), tr.From, tr.To, tr.Event)
+		if tr.Err != nil {
+			fmt.Fprintf(&b, " (%v)", tr.Err)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // newRecordedClient is newClient with a recorder of its transitions.

@@ -44,12 +44,12 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	switch {
 	case e.closed:
 		return ErrClosed
-	case !e.c.IsLeader():
+	case !e.isLeader():
 		return ErrNotLeader
 	case e.keepAlive != nil:
 		return ErrKeepAliveRunning
 	}
-	interval := e.c.cfg.keepAliveInterval
+	interval := e.keepAliveFor
 	ka := &keepAlive{
 		interval: interval,
 		backoff: backoff.NewExponentialBackOff(
@@ -81,6 +81,13 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	return nil
 }
 
+// stop serves StopKeepAlive.
+func (e *election) stop() {
+	e.mu.Lock()
+	defer e.unlock()
+	e.stopKeepAlive()
+}
+
 // stopKeepAlive ends keep-alive, if running. e.mu must be held.
 func (e *election) stopKeepAlive() {
 	ka := e.keepAlive
@@ -99,11 +106,11 @@ func (e *election) renew(ka *keepAlive) {
 	if e.keepAlive != ka || e.m.State() != fsm.Leader {
 		// Stopped meanwhile, or a renewal is in flight whose result
 		// reschedules.
-		e.mu.Unlock()
+		e.unlock()
 		return
 	}
 	e.renewals.Add(1)
 	defer e.renewals.Done()
 	e.fire(fsm.Refresh, nil)
-	e.runCall(ka.ctx, e.c.rpc.KeepAlive, e.c.snap.Load().deadline)
+	e.runCall(ka.ctx, e.rpc.KeepAlive, e.snap.Load().deadline)
 }

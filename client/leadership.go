@@ -16,7 +16,7 @@ func (e *election) leadership(parent context.Context) (context.Context, context.
 	switch {
 	case e.closed:
 		cancel(ErrClosed)
-	case e.c.IsLeader():
+	case e.isLeader():
 		e.tenure = append(e.tenure, cancel)
 	default:
 		cancel(ErrNotLeader)

@@ -138,7 +138,7 @@ func TestKeepAliveRetriesTransientFailures(t *testing.T) {
 		}
 		var failed int
 		for _, tr := range rec.all() {
-			if tr.Event == "failed" && tr.From == client.StateRefreshing && tr.To == client.StateLeader {
+			if tr.Event == client.EventFailed && tr.From == client.StateRefreshing && tr.To == client.StateLeader {
 				failed++
 			}
 		}

@@ -178,7 +178,7 @@ func TestTryAcquireFailure(t *testing.T) {
 			t.Fatalf("TryAcquireLock = %v, %v; want false and Unavailable", ok, err)
 		}
 		synctest.Wait()
-		if tr := rec.all(); len(tr) != 2 || tr[1].Event != "failed" || tr[1].To != client.StateFollower {
+		if tr := rec.all(); len(tr) != 2 || tr[1].Event != client.EventFailed || tr[1].To != client.StateFollower {
 			t.Fatalf("transitions %v", tr)
 		}
 	})
@@ -366,6 +366,81 @@ func TestCloseFollowerAndLost(t *testing.T) {
 		rec.waitFor(t, client.StateLost)
 		if err := l.Close(); err != nil || l.State() != client.StateClosed {
 			t.Fatalf("Close of a lost client = %v, state %s", err, l.State())
+		}
+	})
+}
+
+// Close releases whenever the server may hold the lock for the client, not
+// only while it leads: here the server granted a TryAcquireLock whose
+// answer never arrived, so the client is a follower that the server
+// believes leads. After Close the server must hold nothing.
+func TestCloseReleasesGrantWhoseAnswerWasLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			return qqtest.Fault{DropResponse: c.Method == qqtest.MethodTryAcquireLock}
+		})
+		a := newClient(t, srv, "a")
+		ctx, cancel := context.WithTimeout(bg, time.Second)
+		defer cancel()
+		if ok, err := a.TryAcquireLock(ctx); ok || err == nil {
+			t.Fatalf("TryAcquireLock = %v, %v; want the lost answer's error", ok, err)
+		}
+		if holder, held := srv.Holder(service, domain); !held || holder != "a" || a.State() != client.StateFollower {
+			t.Fatalf("setup: server holder %q (held %v), client %s; want a granted, client follower", holder, held, a.State())
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if holder, held := srv.Holder(service, domain); held {
+			t.Fatalf("after Close the server still holds the lock for %q", holder)
+		}
+	})
+}
+
+// Close releases after a lease that ran out locally: the server's own lease
+// outlives the local deadline (by drift and margin at least), so it still
+// holds the lock.
+func TestCloseReleasesAfterLocalExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a, rec := newRecordedClient(t, srv, "a")
+		mustAcquire(t, a)
+		rec.waitFor(t, client.StateLost)
+		if _, held := srv.Holder(service, domain); !held {
+			t.Fatal("setup: the server's lease ended with the local one")
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, held := srv.Holder(service, domain); held {
+			t.Fatal("after Close the server still holds the lock")
+		}
+	})
+}
+
+// Close sends no release when the server said the lock is another's, nor
+// after a completed release: nothing may be held then.
+func TestCloseSendsNoReleaseWhenNothingMayBeHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		mustAcquire(t, a)
+		if ok, err := b.TryAcquireLock(bg); ok || err != nil {
+			t.Fatalf("b: %v, %v", ok, err)
+		}
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		releases := srv.Calls().ReleaseLock
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n := srv.Calls().ReleaseLock; n != releases {
+			t.Fatalf("Close sent %d releases; nothing could be held", n-releases)
 		}
 	})
 }

@@ -24,7 +24,7 @@ var driven = struct {
 func recordTransitions(t client.Transition) {
 	driven.Lock()
 	defer driven.Unlock()
-	driven.rules[fsm.Rule{From: t.From, Event: fsm.Event(t.Event), To: t.To}] = true
+	driven.rules[fsm.Rule{From: t.From, Event: t.Event, To: t.To}] = true
 }
 
 func TestMain(m *testing.M) {

@@ -96,10 +96,15 @@ func TestBlockingHookStallsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
 		unblock := make(chan struct{})
-		var seen atomic.Int32
+		var mu sync.Mutex
+		var blocked []client.Transition
 		rec := newRecorder()
-		a := newClient(t, srv, "a", rec.option(), client.WithTransitionHook(func(client.Transition) {
-			if seen.Add(1) == 1 {
+		a := newClient(t, srv, "a", rec.option(), client.WithTransitionHook(func(tr client.Transition) {
+			mu.Lock()
+			blocked = append(blocked, tr)
+			first := len(blocked) == 1
+			mu.Unlock()
+			if first {
 				<-unblock
 			}
 		}))
@@ -109,13 +114,23 @@ func TestBlockingHookStallsNothing(t *testing.T) {
 		if !a.IsLeader() || srv.Calls().KeepAlive < 8 {
 			t.Fatalf("machine stalled: leader %v after %d renewals", a.IsLeader(), srv.Calls().KeepAlive)
 		}
-		if seen.Load() != 1 {
-			t.Fatalf("blocked hook ran %d times", seen.Load())
+		mu.Lock()
+		if len(blocked) != 1 {
+			t.Fatalf("blocked hook ran %d times", len(blocked))
 		}
+		mu.Unlock()
 		close(unblock)
 		synctest.Wait()
-		if int(seen.Load()) != len(rec.all()) {
-			t.Fatalf("blocked hook caught up with %d of %d transitions", seen.Load(), len(rec.all()))
+		mu.Lock()
+		defer mu.Unlock()
+		all := rec.all()
+		if len(blocked) != len(all) {
+			t.Fatalf("blocked hook caught up with %d of %d transitions", len(blocked), len(all))
+		}
+		for i := range all {
+			if blocked[i] != all[i] {
+				t.Fatalf("transition %d: the blocked hook got %+v, the machine made %+v", i, blocked[i], all[i])
+			}
 		}
 	})
 }

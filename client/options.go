@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
@@ -64,7 +65,7 @@ func WithClientID(id string) Option {
 // empty.
 func WithServerStub(stub pb.LeaderElectionServiceClient) Option {
 	return func(c *config) error {
-		if stub == nil {
+		if isNil(stub) {
 			return fmt.Errorf("%w: WithServerStub: nil stub", ErrInvalidOption)
 		}
 		c.stub = stub
@@ -90,9 +91,14 @@ func WithConn(conn *grpc.ClientConn) Option {
 // as OpenTelemetry's. It cannot be combined with WithConn or WithServerStub,
 // which supply a connection of their own. Avoid grpc.WithKeepaliveParams
 // with pings more frequent than every 5 minutes: the server answers them
-// with GOAWAY "too_many_pings".
+// with GOAWAY "too_many_pings". A nil option is refused (ErrInvalidOption).
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *config) error {
+		for i, o := range opts {
+			if isNil(o) {
+				return fmt.Errorf("%w: WithDialOptions: option %d is nil", ErrInvalidOption, i)
+			}
+		}
 		c.dialOptions = append(c.dialOptions, opts...)
 		return nil
 	}
@@ -191,12 +197,25 @@ func WithTransitionHook(hook func(Transition)) Option {
 // renewals) to logger. The default discards them.
 func WithLogger(logger *slog.Logger) Option {
 	return func(c *config) error {
-		if logger == nil {
+		if logger == nil || logger.Handler() == nil { // a zero slog.Logger has no handler
 			return fmt.Errorf("%w: WithLogger: nil logger", ErrInvalidOption)
 		}
 		c.logger = logger
 		return nil
 	}
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer,
+// func, map, channel or slice: a value whose first use would panic.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch r := reflect.ValueOf(v); r.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return r.IsNil()
+	}
+	return false
 }
 
 // newConfig validates the arguments and options of NewQuorumQuestClient.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
@@ -59,25 +60,55 @@ func TestInvalidConfiguration(t *testing.T) {
 	}
 }
 
+// Configurations at the edges of what is accepted give a client that
+// leads for exactly the lease the documented arithmetic says (ttl - drift
+// - margin), and renews on the interval asked for.
 func TestValidConfigurationEdges(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		ttl  time.Duration
-		opts []client.Option
+		name  string
+		ttl   time.Duration
+		opts  []client.Option
+		lease time.Duration // what the client must trust of a fresh lease
+		renew time.Duration // keep-alive interval before jitter
 	}{
-		{"one second", time.Second, nil},
-		{"largest ttl", transport.MaxTTL, nil},
-		{"no drift no margin", ttl, []client.Option{client.WithClockDrift(0), client.WithSafetyMargin(0)}},
-		{"custom keep-alive", ttl, []client.Option{client.WithKeepAliveInterval(2 * time.Second)}},
+		// 1s - 1% of it - 100ms.
+		{"one second", time.Second, nil, 890 * time.Millisecond, time.Second / 3},
+		// 2^31-1 s, less 1% of it (21474836.47s) and 100ms.
+		{"largest ttl", transport.MaxTTL, nil, 2126008810430 * time.Millisecond, transport.MaxTTL / 3},
+		{"no drift no margin", ttl, []client.Option{client.WithClockDrift(0), client.WithSafetyMargin(0)}, ttl, ttl / 3},
+		{"custom keep-alive", ttl, []client.Option{client.WithKeepAliveInterval(2 * time.Second)}, 14750 * time.Millisecond, 2 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := client.NewQuorumQuestClient(service, domain, tc.ttl, "localhost:5050", tc.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Close(); err != nil {
-				t.Fatalf("Close of an unused client: %v", err)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				srv := qqtest.NewUnstartedServer()
+				opts := append([]client.Option{client.WithServerStub(srv.Stub())}, tc.opts...)
+				c, err := client.NewQuorumQuestClient(service, domain, tc.ttl, "localhost:5050", opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.State() != client.StateFollower || c.IsLeader() || c.ClientID() == "" {
+					t.Fatalf("new client: state %s, leader %v, id %q", c.State(), c.IsLeader(), c.ClientID())
+				}
+				mustAcquire(t, c)
+				// A float64 holds the largest TTL's 1% to within a few
+				// nanoseconds; every other case is exact.
+				if got := c.GetRemainingLease(); got < tc.lease-time.Microsecond || got > tc.lease+time.Microsecond || (tc.ttl != transport.MaxTTL && got != tc.lease) {
+					t.Fatalf("remaining lease %v, want %v", got, tc.lease)
+				}
+				mustStartKeepAlive(t, c)
+				// The first renewal comes within ±10% of the interval.
+				time.Sleep(tc.renew*9/10 - time.Nanosecond)
+				if n := srv.Calls().KeepAlive; n != 0 {
+					t.Fatalf("%d renewals before 90%% of the %v interval", n, tc.renew)
+				}
+				time.Sleep(tc.renew*2/10 + time.Nanosecond)
+				if n := srv.Calls().KeepAlive; n != 1 || !c.IsLeader() {
+					t.Fatalf("%d renewals by 110%% of the %v interval (leader %v), want 1", n, tc.renew, c.IsLeader())
+				}
+				if err := c.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+			})
 		})
 	}
 }

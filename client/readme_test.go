@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +31,10 @@ func basicExample(t *testing.T, readme string) string {
 }
 
 // The seed README's example, as our README shows it, compiles and runs
-// against a server unchanged but for its address.
+// against a server unchanged but for its address. The seed README is kept
+// in testdata/, so the comparison never depends on anything outside the
+// repository; the program is built from a temporary directory through an
+// overlay, so nothing is written inside the module.
 func TestReadmeBasicExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a program")
@@ -38,16 +42,12 @@ func TestReadmeBasicExample(t *testing.T) {
 	code := basicExample(t, "../README.md")
 	const seedImport = `quorumquestclient "github.com/avivl/quorum-quest/client/go/quorum-quest-client"`
 	const ourImport = `quorumquestclient "github.com/quorum-quest/client-go/client"`
-	// Where the seed README is at hand, ours must show its example with only
-	// the import path changed.
-	if seed, err := os.ReadFile("../../shared/seed/quorum-quest-client-README.md"); err == nil {
-		tmp := filepath.Join(t.TempDir(), "seed.md")
-		if err := os.WriteFile(tmp, seed, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if want := strings.Replace(basicExample(t, tmp), seedImport, ourImport, 1); code != want {
-			t.Fatalf("README's basic example differs from the seed's beyond the import path:\n%s", code)
-		}
+	seed := basicExample(t, "testdata/seed-README.md")
+	if !strings.Contains(seed, seedImport) {
+		t.Fatalf("testdata/seed-README.md's example no longer imports %s", seedImport)
+	}
+	if want := strings.Replace(seed, seedImport, ourImport, 1); code != want {
+		t.Fatalf("README's basic example differs from the seed's beyond the import path:\n%s", code)
 	}
 	if !strings.Contains(code, `"localhost:5050"`) {
 		t.Fatal("basic example no longer dials localhost:5050")
@@ -55,16 +55,29 @@ func TestReadmeBasicExample(t *testing.T) {
 	addr := qqtest.NewServer(t).Addr()
 	code = strings.Replace(code, `"localhost:5050"`, `"`+addr+`"`, 1)
 
-	dir, err := os.MkdirTemp("..", "_readme-example-") // inside the module, ignored by ./...
+	// The program appears to the go command as a package inside the module
+	// (so it builds against this checkout), while its file lives in tmp.
+	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(code), 0o600); err != nil {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "main.go")
+	if err := os.WriteFile(src, []byte(code), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "run", "./"+filepath.Base(dir))
-	cmd.Dir = ".."
+	overlay, err := json.Marshal(map[string]map[string]string{
+		"Replace": {filepath.Join(root, "internal", "readme-example", "main.go"): src},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overlayFile := filepath.Join(tmp, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "run", "-overlay", overlayFile, "./internal/readme-example")
+	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go run: %v\n%s", err, out)

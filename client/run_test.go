@@ -244,15 +244,6 @@ func TestRunAndCampaignAfterClose(t *testing.T) {
 	})
 }
 
-func TestRunRejectsNilLead(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a := newClient(t, qqtest.NewUnstartedServer(), "a")
-		if err := a.Run(bg, nil); !errors.Is(err, client.ErrInvalidArgument) {
-			t.Fatalf("Run(nil) = %v", err)
-		}
-	})
-}
-
 func TestCampaign(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()

@@ -20,11 +20,40 @@ const (
 	StateClosed     = fsm.Closed
 )
 
+// Event is what moved a client's election machine: a request of the user,
+// a timer, or the result of a call to the server. Its String method gives
+// the names used in docs/state-diagram.md.
+type Event = fsm.Event
+
+// The events that move a client's machine; docs/state-diagram.md shows
+// which event leads from which state to which.
+const (
+	// EventAcquire: TryAcquireLock was sent (while leading, it renews).
+	EventAcquire = fsm.Acquire
+	// EventRefresh: keep-alive sent a renewal (KeepAlive).
+	EventRefresh = fsm.Refresh
+	// EventGranted: the server granted or renewed the lease.
+	EventGranted = fsm.Granted
+	// EventDenied: the server refused (another client holds the lock, or
+	// a renewal came back with no lease), or the call failed with an error
+	// that retrying cannot fix.
+	EventDenied = fsm.Denied
+	// EventFailed: a call failed with an error worth retrying (server
+	// unreachable, timed out, connection replaced).
+	EventFailed = fsm.Failed
+	// EventExpire: the lease's local deadline passed.
+	EventExpire = fsm.Expire
+	// EventRelease: ReleaseLock gave the lock up.
+	EventRelease = fsm.Release
+	// EventClose: Close ended the client.
+	EventClose = fsm.Close
+)
+
 // Transition is one change of the client's state machine.
 type Transition struct {
 	From, To State
 	// Event names what caused the change (see docs/state-diagram.md).
-	Event string
+	Event Event
 	// At is when the machine made the change.
 	At time.Time
 	// Err is the error behind the change, if any: the failed call or the

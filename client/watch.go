@@ -20,13 +20,18 @@ type watcher struct {
 // undelivered ones are dropped, so a slow reader can miss intermediate
 // transitions but always receives the most recent one. Use
 // WithTransitionHook to see every transition without loss. After Close,
-// Watch returns a closed channel.
+// and for a nil ctx (a bad argument, with no error to report it by), Watch
+// returns a closed channel.
 func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
-	e := q.e
+	return q.e.watch(ctx)
+}
+
+// watch serves Watch.
+func (e *election) watch(ctx context.Context) <-chan Transition {
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
+	if e.closed || ctx == nil {
 		close(w.ch)
 		return w.ch
 	}

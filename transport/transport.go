@@ -47,8 +47,9 @@ type Result struct {
 	Sent time.Time
 	// Deadline is the local end of the granted lease (Granted only).
 	Deadline time.Time
-	// Err is why the call was denied or failed; nil for Granted and for a
-	// plain "held by another client".
+	// Err is why the call was denied or failed, nil for Granted. A denial
+	// because another client holds the lock (TryAcquireLock) or the lease
+	// is gone (KeepAlive) matches ErrNotHolder.
 	Err error
 }
 
@@ -102,7 +103,7 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 	case err != nil:
 		return failure(sent, "TryAcquireLock", err)
 	case !resp.GetIsLeader():
-		return Result{Event: fsm.Denied, Sent: sent}
+		return Result{Event: fsm.Denied, Sent: sent, Err: fmt.Errorf("TryAcquireLock: held by another client: %w", ErrNotHolder)}
 	}
 	return Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, t.cfg.TTL)}
 }

@@ -196,8 +196,9 @@ func TestErrorsBecomeEvents(t *testing.T) {
 		if _, err := other.Stub().TryAcquireLock(context.Background(), &pb.TryAcquireLockRequest{Service: "svc", Domain: "dom", ClientId: "x", Ttl: 10}); err != nil {
 			t.Fatal(err)
 		}
-		if res := newTransport(t, other.Stub(), 10*time.Second).TryAcquire(context.Background(), time.Time{}); res.Event != fsm.Denied || res.Err != nil {
-			t.Errorf("held by another: %+v, want denied without error", res)
+		// ErrNotHolder's doc promises that a refused TryAcquireLock records it.
+		if res := newTransport(t, other.Stub(), 10*time.Second).TryAcquire(context.Background(), time.Time{}); res.Event != fsm.Denied || !errors.Is(res.Err, ErrNotHolder) {
+			t.Errorf("held by another: %+v, want denied with ErrNotHolder", res)
 		}
 	})
 }

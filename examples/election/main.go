@@ -32,7 +32,7 @@ func main() {
 	service := flag.String("service", "election-demo", "service name of the lock")
 	domain := flag.String("domain", "example", "domain of the lock")
 	flag.Parse()
-	if err := run(*addr, *service, *domain, *ttl); err != nil {
+	if _, err := run(*addr, *service, *domain, *ttl); err != nil {
 		log.Fatalf("election: %v", err)
 	}
 }
@@ -47,11 +47,19 @@ type replica struct {
 	done   chan struct{}
 }
 
-func run(addr, service, domain string, ttl time.Duration) error {
+// story is what happened in a run: who led in turn, and how long each
+// change of leader took.
+type story struct {
+	first, second, third string
+	failover, handover   time.Duration
+}
+
+func run(addr, service, domain string, ttl time.Duration) (story, error) {
+	var st story
 	if addr == "" {
 		srv := qqtest.NewUnstartedServer()
 		if err := srv.Start(); err != nil {
-			return err
+			return st, err
 		}
 		defer srv.Close()
 		addr = srv.Addr()
@@ -82,7 +90,7 @@ func run(addr, service, domain string, ttl time.Duration) error {
 				say("%s: %s -> %s on %s%s", name, t.From, t.To, t.Event, reason)
 			}))
 		if err != nil {
-			return err
+			return st, err
 		}
 		r.client = c
 		ctx, cancel := context.WithCancel(context.Background())
@@ -104,17 +112,19 @@ func run(addr, service, domain string, ttl time.Duration) error {
 
 	first, err := waitElected(elected, 2*ttl)
 	if err != nil {
-		return err
+		return st, err
 	}
+	st.first = first.name
 	time.Sleep(ttl) // lead for a while, renewing the lease
 	say("%s vanishes: its network is cut, it cannot release; the others must wait for its lease to run out", first.name)
 	vanished := time.Now()
 	first.cable.Cut()
 	second, err := waitElected(elected, 2*ttl)
 	if err != nil {
-		return err
+		return st, err
 	}
-	say("failover to %s took %v (TTL %v)", second.name, time.Since(vanished).Round(time.Millisecond), ttl)
+	st.second, st.failover = second.name, time.Since(vanished)
+	say("failover to %s took %v (TTL %v)", second.name, st.failover.Round(time.Millisecond), ttl)
 
 	time.Sleep(ttl)
 	say("%s steps down gracefully", second.name)
@@ -122,10 +132,11 @@ func run(addr, service, domain string, ttl time.Duration) error {
 	second.stop()
 	third, err := waitElected(elected, 2*ttl)
 	if err != nil {
-		return err
+		return st, err
 	}
-	say("handover to %s took %v", third.name, time.Since(released).Round(time.Millisecond))
-	return nil
+	st.third, st.handover = third.name, time.Since(released)
+	say("handover to %s took %v", third.name, st.handover.Round(time.Millisecond))
+	return st, nil
 }
 
 func waitElected(elected <-chan *replica, within time.Duration) (*replica, error) {
