@@ -73,7 +73,8 @@ type Fault struct {
 	// up, arriving after calls the client made later (a release
 	// overtaken by the acquisition before it). A request still on its way
 	// when [Server.Close] is called is lost; one held by a pause waits for
-	// [Server.Resume].
+	// [Server.Resume]. Such a request keeps no goroutine, so a synctest
+	// bubble may end while it is still on its way.
 	IgnoreCancel bool
 }
 
@@ -168,13 +169,20 @@ func (s *Server) Pause() {
 	}
 }
 
-// Resume lets paused calls proceed. Resuming a running server does nothing.
+// Resume lets paused calls proceed. Detached requests a pause held back
+// ([Fault.IgnoreCancel]) are applied before Resume returns. Resuming a
+// running server does nothing.
 func (s *Server) Resume() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	held := s.onResume
+	s.onResume = nil
 	if s.resume != nil {
 		close(s.resume)
 		s.resume = nil
+	}
+	s.mu.Unlock()
+	for _, deliver := range held {
+		deliver()
 	}
 }
 
@@ -199,22 +207,16 @@ func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) 
 		f = decide(c)
 	}
 
-	detach := false
-	if f.IgnoreCancel {
-		s.mu.Lock()
-		if detach = s.life.Err() == nil; detach {
-			s.late.Add(1) // under s.mu, so never after Close's Wait began
-		}
-		s.mu.Unlock()
-	}
+	s.mu.Lock()
+	detach := f.IgnoreCancel && !s.closed
+	s.mu.Unlock()
 	var err error
 	if detach {
-		// The request goes on without its caller; only Close stops it.
+		// The request goes on without its caller, on timers and Resume
+		// rather than a goroutine of its own: a synctest bubble may end
+		// with it still on its way.
 		result := make(chan error, 1)
-		go func() {
-			defer s.late.Done()
-			result <- s.deliver(s.life, c, f, apply)
-		}()
+		s.deliverDetached(c, f, apply, func(err error) { result <- err })
 		select {
 		case err = <-result:
 		case <-ctx.Done():
@@ -271,6 +273,54 @@ func (s *Server) deliver(ctx context.Context, c Call, f Fault, apply func(now ti
 		return errLost
 	}
 	return nil
+}
+
+// deliverDetached takes one call through its fault to the lock state
+// without a caller to wait for: after Delay on a timer, then past the
+// partition, then held in onResume by a pause, then through Code, apply
+// and DropResponse. done gets the outcome, errLost for a lost request or
+// answer, and nothing if Close came first.
+func (s *Server) deliverDetached(c Call, f Fault, apply func(now time.Time), done func(error)) {
+	arrive := func() {
+		s.mu.Lock()
+		switch {
+		case s.closed:
+			s.mu.Unlock()
+			return
+		case f.DropRequest || s.partitioned[c.ClientID]:
+			s.mu.Unlock()
+			done(errLost)
+			return
+		case s.resume != nil:
+			s.onResume = append(s.onResume, func() { s.serveArrived(c, f, apply, done) })
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		s.serveArrived(c, f, apply, done)
+	}
+	if f.Delay > 0 {
+		time.AfterFunc(f.Delay, arrive)
+		return
+	}
+	arrive()
+}
+
+// serveArrived is the end of a detached call's way: Code, apply,
+// DropResponse.
+func (s *Server) serveArrived(c Call, f Fault, apply func(now time.Time), done func(error)) {
+	if f.Code != codes.OK {
+		done(status.Errorf(f.Code, "qqtest: injected fault on %s", c.Method))
+		return
+	}
+	s.mu.Lock()
+	apply(s.nowLocked())
+	s.mu.Unlock()
+	if f.DropResponse {
+		done(errLost)
+		return
+	}
+	done(nil)
 }
 
 // contextStatus is the error a gRPC stub returns when ctx ends before the

@@ -437,3 +437,19 @@ func TestCloseLosesDetachedRequests(t *testing.T) {
 		}
 	})
 }
+
+// A detached request keeps no goroutine: a synctest bubble may end while
+// it is on its way, or held by a pause, without Close.
+func TestDetachedRequestsMayOutliveTheBubble(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		s.SetFault(qqtest.Fault{Delay: time.Hour, IgnoreCancel: true})
+		_, err := s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("a", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+
+		s.SetFault(qqtest.Fault{IgnoreCancel: true})
+		s.Pause()
+		_, err = s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("b", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+	})
+}

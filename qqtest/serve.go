@@ -129,9 +129,9 @@ func (s *Server) Addr() string {
 // called more than once; a closed server cannot serve again.
 func (s *Server) Close() {
 	s.mu.Lock()
-	s.endLife()
+	s.closed = true
+	s.onResume = nil
 	s.mu.Unlock()
-	defer s.late.Wait()
 
 	n := &s.serving
 	n.mu.Lock()

@@ -28,11 +28,9 @@ type Server struct {
 
 	serving serving // see serve.go
 
-	// life ends when the server is closed; calls detached from their
-	// callers (Fault.IgnoreCancel) run under it, counted by late.
-	life    context.Context
-	endLife context.CancelFunc
-	late    sync.WaitGroup
+	// closed is set by Close; requests detached from their callers
+	// (Fault.IgnoreCancel) are lost from then on.
+	closed bool
 
 	mu          sync.Mutex
 	offset      time.Duration // added to clock(), see SetClockOffset
@@ -42,6 +40,9 @@ type Server struct {
 	faultFunc   func(Call) Fault
 	partitioned map[string]bool
 	resume      chan struct{} // non-nil while paused; Resume closes it
+	// onResume holds the detached requests a pause holds back, which
+	// Resume delivers.
+	onResume []func()
 }
 
 // ErrInvalidArgument reports bad input to the package: a nil option,
@@ -136,7 +137,6 @@ func NewUnstartedServer(opts ...Option) *Server {
 		locks:       make(map[lockKey]*lock),
 		partitioned: make(map[string]bool),
 	}
-	s.life, s.endLife = context.WithCancel(context.Background())
 	for _, opt := range opts {
 		if opt == nil {
 			s.invalidate("nil Option")
