@@ -10,7 +10,7 @@ PROTO_SRC := quorum/quest/api/v1/leader_election.proto
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: test check vet fmt-check proto proto-check diagram diagram-check demo tools fuzz soak bench
+.PHONY: test check vet fmt-check proto proto-check diagram diagram-check demo tools fuzz soak bench outage
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -89,3 +89,14 @@ FUZZTIME ?= 1m
 fuzz:
 	$(GO) test ./fsm -run '^$$' -fuzz '^FuzzMachine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./client -run '^$$' -fuzz '^FuzzNewQuorumQuestClient$$' -fuzztime $(FUZZTIME)
+
+# Time from an outage healing until some candidate leads, per kind of
+# outage and TTL (docs/connections.md): five candidates on Run behind fault
+# proxies over loopback TCP. N trials of OUTAGE each, PARALLEL at a time;
+# with the defaults about 8 minutes.
+N        ?= 20
+OUTAGE   ?= 20s
+TTLS     ?= 2s,15s
+PARALLEL ?= 10
+outage:
+	$(GO) run ./internal/cmd/outage -n $(N) -outage $(OUTAGE) -ttl $(TTLS) -parallel $(PARALLEL)

@@ -18,5 +18,6 @@ func BenchmarkCalls(b *testing.B) {
 	for _, bm := range benchmark.Benchmarks {
 		b.Run(bm.Name+"/bare", func(b *testing.B) { bm.Bare(b, l) })
 		b.Run(bm.Name+"/client", func(b *testing.B) { bm.Client(b, l) })
+		b.Run(bm.Name+"/metrics", func(b *testing.B) { bm.Metrics(b, l) })
 	}
 }

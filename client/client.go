@@ -8,7 +8,6 @@ import (
 
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
-	"google.golang.org/grpc"
 )
 
 // QuorumQuestClient campaigns for one lock (a service/domain pair) on a
@@ -20,7 +19,7 @@ import (
 // the connection it dialled, and its once-only Close).
 type QuorumQuestClient struct {
 	cfg  *config
-	conn *grpc.ClientConn // dialled by us and closed by Close; nil otherwise
+	conn *transport.Conn // dialled by us and closed by Close; nil otherwise
 	e    *election
 	// closing is closed when Close begins, for waits that must end then.
 	closing  chan struct{}
@@ -49,12 +48,12 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 	case cfg.conn != nil:
 		stub = pb.NewLeaderElectionServiceClient(cfg.conn)
 	default:
-		conn, err := transport.Dial(address, cfg.dialOptions...)
+		conn, err := dial(address, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, address, err)
+			return nil, err
 		}
 		c.conn = conn
-		stub = pb.NewLeaderElectionServiceClient(conn)
+		stub = conn
 	}
 	rpc, err := transport.New(stub, transport.Config{
 		Lock:    transport.Lock{Service: service, Domain: domain, ClientID: cfg.clientID},
@@ -65,6 +64,10 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 	if err != nil { // newConfig validated the same values; this is a broken invariant
 		c.closeConn()
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := cfg.buildObservers(); err != nil { // last: nothing after it fails
+		c.closeConn()
+		return nil, err
 	}
 	c.e = newElection(rpc, cfg)
 	return c, nil
@@ -161,6 +164,7 @@ func (q *QuorumQuestClient) Close() error {
 	q.closed.Do(func() {
 		close(q.closing)
 		q.closeErr = q.e.close()
+		q.cfg.closeObservers()
 		if err := q.closeConn(); err != nil && q.closeErr == nil {
 			q.closeErr = err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/transport"
 )
 
@@ -34,6 +35,7 @@ type election struct {
 	keepAliveFor time.Duration // keep-alive interval, before jitter
 	closeTimeout time.Duration
 	logger       *slog.Logger
+	observers    []observe.Observer // see observe.go
 
 	// snap is what the election publishes after every transition; the
 	// facade's readers load it and never take the mutex.
@@ -130,6 +132,7 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		keepAliveFor: cfg.keepAliveInterval,
 		closeTimeout: cfg.closeTimeout,
 		logger:       cfg.logger,
+		observers:    cfg.observers,
 		m:            fsm.New(),
 		lastCall:     make(chan struct{}),
 		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
@@ -227,6 +230,9 @@ func (e *election) enqueue() (prev <-chan struct{}, done chan struct{}) {
 func (e *election) finishCall(res transport.Result) acquireReply {
 	cl := e.call
 	e.call = nil
+	// The result may have waited for the mutex: a grant whose lease ran
+	// out meanwhile is a failed call, not a leadership (transport.ErrLateGrant).
+	res = res.AsOf(time.Now())
 	if errors.Is(res.Err, transport.ErrNotHolder) {
 		// A definite "not yours" to the latest call sent: nothing earlier
 		// can still be granted, since the server saw this call after it.
@@ -396,6 +402,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	for w := range e.watchers {
 		w.send(t)
 	}
+	e.observe(t, ch.Event, deadline)
 }
 
 // close serves Close: leadership ends, calls in flight are cancelled, the

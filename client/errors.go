@@ -1,6 +1,10 @@
 package client
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/quorum-quest/client-go/transport"
+)
 
 // Errors returned by the client. Compare with errors.Is: the returned errors
 // wrap these with details.
@@ -46,3 +50,10 @@ var ErrLeaseExpired = errors.New("quorumquest: lease expired before it was renew
 // ErrInvalidArgument is returned for a bad argument to a method, such as a
 // nil function given to Run.
 var ErrInvalidArgument = errors.New("quorumquest: invalid argument")
+
+// ErrLateGrant is returned by TryAcquireLock, and recorded on the
+// transition back to follower, when the server granted the lock but its
+// answer arrived after the lease it granted had run out locally. It is a
+// failed acquisition: the client never leads on such a grant, and
+// Campaign and Run simply try again.
+var ErrLateGrant = transport.ErrLateGrant

@@ -67,41 +67,6 @@ func TestLeaseDeadlineGivesUpMargin(t *testing.T) {
 	})
 }
 
-// Guarantee: IsLeader checks the lease deadline itself, not only the
-// machine's state, so a reader never sees leadership past the deadline even
-// when the expiry timer has not run yet.
-//
-// The reader and the expiry timer coincide here at one virtual instant,
-// deterministically: the grant arrives exactly at its own deadline (the
-// server delays it by the usable lease), so the machine enters leader with
-// a deadline that is now, and the answer TryAcquireLock gives is computed
-// by IsLeader under the election's mutex, before the expiry timer (due at
-// the same instant) can take the mutex and move the machine to lost.
-func TestIsLeaderChecksDeadlineWhenExpiryTimerCoincides(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := qqtest.NewUnstartedServer()
-		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
-			return qqtest.Fault{Delay: 14750 * time.Millisecond} // 15s - 1% of it - 100ms: the default usable lease
-		})
-		a, rec := newRecordedClient(t, srv, "a", client.WithRequestTimeout(time.Minute))
-		start := time.Now()
-		ok, err := a.TryAcquireLock(bg)
-		if time.Since(start) != 14750*time.Millisecond {
-			t.Fatalf("setup: the grant arrived at +%v, want exactly at the deadline", time.Since(start))
-		}
-		if ok || err != nil {
-			t.Fatalf("TryAcquireLock = %v, %v at the lease's deadline; want false, nil", ok, err)
-		}
-		if a.IsLeader() {
-			t.Fatal("IsLeader true at the deadline")
-		}
-		lost := rec.waitFor(t, client.StateLost)
-		if lost.At != start.Add(14750*time.Millisecond) {
-			t.Fatalf("lost at +%v, want at the deadline", lost.At.Sub(start))
-		}
-	})
-}
-
 // Guarantee: leadership ends (IsLeader false, state follower) before the
 // release is sent, so the client never claims a lock the server may
 // already have handed to another. The server holds the release back, so

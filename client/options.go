@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
@@ -43,6 +44,8 @@ type config struct {
 	keepAliveInterval time.Duration // 0: a third of the TTL
 	policy            transport.LeasePolicy
 	hooks             []func(Transition)
+	observerFactories []observe.Factory // see observe.go
+	observers         []observe.Observer
 	logger            *slog.Logger
 }
 
@@ -75,7 +78,11 @@ func WithServerStub(stub pb.LeaderElectionServiceClient) Option {
 
 // WithConn makes the client use conn, a connection shared with other clients
 // (many elections, one connection), instead of dialling address. Close
-// leaves conn open: its owner closes it.
+// leaves conn open: its owner closes it. Dial conn with DialOptions, or
+// its connects and reconnects wait on gRPC's defaults (20 s, backoff up to
+// 120 s). The client cannot replace a connection it does not own, so a
+// shared connection that goes silent stalls every election on it: see
+// docs/connections.md.
 func WithConn(conn *grpc.ClientConn) Option {
 	return func(c *config) error {
 		if conn == nil {
@@ -88,7 +95,9 @@ func WithConn(conn *grpc.ClientConn) Option {
 
 // WithDialOptions adds options to the connection the client dials: TLS
 // credentials (the default is plaintext), interceptors, stats handlers such
-// as OpenTelemetry's. It cannot be combined with WithConn or WithServerStub,
+// as OpenTelemetry's. They come after the client's own (DialOptions), so a
+// grpc.WithConnectParams here replaces the client's connect timeout and
+// reconnect backoff. It cannot be combined with WithConn or WithServerStub,
 // which supply a connection of their own. Avoid grpc.WithKeepaliveParams
 // with pings more frequent than every 5 minutes: the server answers them
 // with GOAWAY "too_many_pings". A nil option is refused (ErrInvalidOption).
@@ -107,7 +116,8 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // WithRetryInterval sets how often Campaign and Run retry TryAcquireLock
 // while another client leads (default a tenth of the TTL). Each wait is
 // jittered to between 80% and 100% of it, so failover after a leader
-// vanishes takes at most TTL plus this interval and a round trip.
+// vanishes takes at most TTL plus this interval and a round trip. It also
+// caps the backoff between attempts to reconnect to the server.
 func WithRetryInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -119,8 +129,11 @@ func WithRetryInterval(d time.Duration) Option {
 }
 
 // WithRequestTimeout bounds every call to the server (default
-// DefaultRequestTimeout). Keep-alive calls are further bounded by the
-// lease's deadline.
+// DefaultRequestTimeout). A timeout longer than the usable lease (the TTL
+// less drift and margin) is accepted and clamped for acquisitions,
+// renewals and connection attempts, which never wait longer than the
+// lease they are for; releases keep the full timeout. Keep-alive calls
+// are further bounded by the current lease's deadline.
 func WithRequestTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

@@ -12,6 +12,11 @@ import (
 // that is not positive.
 var ErrNotHolder = errors.New("the server says this client does not hold the lock")
 
+// ErrLateGrant is the cause recorded when the server granted the lock but
+// the answer arrived when the lease it granted had already run out
+// locally. It counts as a failed call: the machine never leads on it.
+var ErrLateGrant = errors.New("the grant arrived after its lease had run out")
+
 // Permanent reports whether err is a failure that retrying the same call
 // cannot fix: the server does not offer the method, rejects the request or
 // the caller's credentials. Everything else (unavailable, timed out,

@@ -53,3 +53,11 @@ func (p LeasePolicy) Validate(ttl time.Duration) error {
 	}
 	return nil
 }
+
+// CallTimeout is how long a call for a lease of length ttl is worth
+// waiting for, given the configured request timeout: an acquisition
+// answered after the usable lease has passed grants a lease that has
+// already run out locally, so no call waits longer than that.
+func (p LeasePolicy) CallTimeout(ttl, requested time.Duration) time.Duration {
+	return min(requested, p.Usable(ttl))
+}

@@ -7,8 +7,6 @@ import (
 
 	"github.com/quorum-quest/client-go/fsm"
 	"github.com/quorum-quest/client-go/pb"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Lock names the lock and the client asking for it.
@@ -68,16 +66,6 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 	return &Transport{stub: stub, cfg: cfg, wireTTL: wire}, nil
 }
 
-// Dial opens a connection to address for the client to own. It adds no
-// HTTP/2 keepalive pings: the server's default enforcement answers pings
-// more frequent than every 5 minutes with GOAWAY "too_many_pings", and the
-// client's own renewals keep the connection busy anyway. Connections are
-// plaintext unless opts supply credentials.
-func Dial(address string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
-	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
-	return grpc.NewClient(address, all...)
-}
-
 // callContext bounds a call by the configured timeout and, when not zero,
 // by before: a renewal that answers after the lease ended is worthless.
 func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
@@ -89,8 +77,13 @@ func (t *Transport) callContext(ctx context.Context, before time.Time) (context.
 }
 
 // TryAcquire asks for the lock, or renews it when this client holds it.
-// before, when not zero, is a time the call must end by.
+// before, when not zero, is a time the call must end by. The call also
+// ends when the lease it would grant runs out locally: an answer after
+// that is worthless, and comes back as a failure (see Result.AsOf).
 func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
+	if limit := time.Now().Add(t.cfg.Policy.Usable(t.cfg.TTL)); before.IsZero() || limit.Before(before) {
+		before = limit
+	}
 	ctx, cancel := t.callContext(ctx, before)
 	defer cancel()
 	req := &pb.TryAcquireLockRequest{
@@ -105,7 +98,8 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 	case !resp.GetIsLeader():
 		return Result{Event: fsm.Denied, Sent: sent, Err: fmt.Errorf("TryAcquireLock: held by another client: %w", ErrNotHolder)}
 	}
-	return Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, t.cfg.TTL)}
+	r := Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, t.cfg.TTL)}
+	return r.AsOf(time.Now())
 }
 
 // KeepAlive renews the lease; before is the current lease's deadline, by
@@ -131,7 +125,21 @@ func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
 	if granted > t.cfg.TTL {
 		granted = t.cfg.TTL
 	}
-	return Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, granted)}
+	r := Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, granted)}
+	return r.AsOf(time.Now())
+}
+
+// AsOf returns r as it stands at now: a grant whose local deadline is not
+// after now is a late grant, a failure with ErrLateGrant, since the lease
+// it grants has already run out. The machine then never enters, or stays
+// in, leadership on a lease it cannot use; a caller that applies a result
+// some time after the call returned checks it again with AsOf.
+func (r Result) AsOf(now time.Time) Result {
+	if r.Event != fsm.Granted || now.Before(r.Deadline) {
+		return r
+	}
+	return Result{Event: fsm.Failed, Sent: r.Sent,
+		Err: fmt.Errorf("answered %v after it was sent, at or after the lease's local deadline: %w", now.Sub(r.Sent), ErrLateGrant)}
 }
 
 // Release gives the lock up. The server answers success whether or not this

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -81,15 +82,26 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-// freePort returns a loopback port that nothing listens on now.
+// freePort returns a loopback port that nothing listens on now, chosen
+// below Linux's ephemeral range (32768 and up by default): a port from that
+// range may be taken at any moment by the source side of some outgoing
+// loopback connection, which a child would then report as an overlap that
+// never happened.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const lo, hi = 20000, 32768
+	start := lo + rand.IntN(hi-lo)
+	for i := range hi - lo {
+		port := lo + (start-lo+i)%(hi-lo)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free loopback port in [%d, %d)", lo, hi)
+	return 0
 }
 
 func (w *world) accept() {

@@ -114,7 +114,7 @@ func (r *runner) connect() error {
 
 // observe is the client's transition hook.
 func (r *runner) observe(t client.Transition) {
-	if t.Err != nil && (t.Event == "failed" || t.Event == "denied") {
+	if t.Err != nil && (t.Event == client.EventFailed || t.Event == client.EventDenied) {
 		r.mu.Lock()
 		r.lastErr = t.Err
 		r.mu.Unlock()

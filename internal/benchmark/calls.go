@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/otelmetrics"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/qqtest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -35,12 +38,23 @@ func NewLoopback() (*Loopback, error) {
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	l, err := DialLoopback(srv.Addr())
 	if err != nil {
 		srv.Close()
 		return nil, err
 	}
-	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: srv.Close}, nil
+	l.stop = srv.Close
+	return l, nil
+}
+
+// DialLoopback connects to a server already listening at addr, such as
+// one in another process; Close then closes only the connection.
+func DialLoopback(addr string) (*Loopback, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	return &Loopback{Conn: conn, Stub: pb.NewLeaderElectionServiceClient(conn), stop: func() {}}, nil
 }
 
 // Close stops the server and closes the connection.
@@ -60,29 +74,73 @@ func BareTryAcquireLock(b *testing.B, l *Loopback) {
 	req := &pb.TryAcquireLockRequest{Service: "bench", Domain: domain(), ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	ctx := context.Background()
 	b.ReportAllocs()
+	start := CPUTime()
 	for b.Loop() {
 		resp, err := l.Stub.TryAcquireLock(ctx, req)
 		if err != nil || !resp.GetIsLeader() {
 			b.Fatalf("TryAcquireLock: %v %v", resp, err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // ClientTryAcquireLock is the same call through the client, which renews
 // the lease through its state machine (leader -> refreshing -> leader).
-func ClientTryAcquireLock(b *testing.B, l *Loopback) {
-	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", client.WithConn(l.Conn))
+func ClientTryAcquireLock(b *testing.B, l *Loopback) { clientTryAcquireLock(b, l) }
+
+// MetricsTryAcquireLock is ClientTryAcquireLock with metrics on: see
+// withMetrics.
+func MetricsTryAcquireLock(b *testing.B, l *Loopback) {
+	clientTryAcquireLock(b, l, withMetrics(b))
+}
+
+// withMetrics gives a client otelmetrics with the OpenTelemetry SDK
+// behind it, collected every 100ms (a production reader collects every
+// minute or so), so that the measurement includes what the provider does
+// with the client's measurements as well as the counting on the call path.
+func withMetrics(b *testing.B) client.Option {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		var rm metricdata.ResourceMetrics
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if err := reader.Collect(context.Background(), &rm); err != nil {
+					b.Error(err)
+				}
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		close(stop)
+		<-done
+		provider.Shutdown(context.Background())
+	})
+	return otelmetrics.Option(provider)
+}
+
+func clientTryAcquireLock(b *testing.B, l *Loopback, opts ...client.Option) {
+	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", append(opts, client.WithConn(l.Conn))...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
 	ctx := context.Background()
 	b.ReportAllocs()
+	start := CPUTime()
 	for b.Loop() {
 		if ok, err := c.TryAcquireLock(ctx); !ok {
 			b.Fatalf("TryAcquireLock: %v", err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // BareKeepAlive is the baseline for a renewal: the generated stub's
@@ -95,12 +153,14 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 	}
 	req := &pb.KeepAliveRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	b.ReportAllocs()
+	start := CPUTime()
 	for b.Loop() {
 		resp, err := l.Stub.KeepAlive(ctx, req)
 		if err != nil || resp.GetLeaseLength().AsDuration() <= 0 {
 			b.Fatalf("KeepAlive: %v %v", resp, err)
 		}
 	}
+	reportCPU(b, start)
 }
 
 // ClientKeepAlive measures the client's own keep-alive: started with an
@@ -108,7 +168,12 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 // a KeepAlive call and two transitions of the machine. The benchmark waits
 // for b.N renewals, counted as they complete by an interceptor on a
 // connection of its own to the same server.
-func ClientKeepAlive(b *testing.B, l *Loopback) {
+func ClientKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l) }
+
+// MetricsKeepAlive is ClientKeepAlive with metrics on: see withMetrics.
+func MetricsKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l, withMetrics(b)) }
+
+func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 	renewed := make(chan struct{})
 	var want, got atomic.Int64
 	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -124,7 +189,7 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 	}
 	defer conn.Close()
 	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
-		client.WithConn(conn), client.WithKeepAliveInterval(time.Nanosecond))
+		append(opts, client.WithConn(conn), client.WithKeepAliveInterval(time.Nanosecond))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -136,6 +201,7 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 	want.Store(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
+	start := CPUTime()
 	if err := c.StartKeepAlive(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -145,15 +211,17 @@ func ClientKeepAlive(b *testing.B, l *Loopback) {
 		b.Fatalf("only %d of %d renewals", got.Load(), b.N)
 	}
 	b.StopTimer()
+	reportCPU(b, start)
 	c.StopKeepAlive()
 }
 
-// Benchmarks lists the call benchmarks by name, each paired name "bare"
-// and "client" for the side-by-side table.
+// Benchmarks lists the call benchmarks by name, each run "bare", through
+// the "client", and through the client with metrics on, for the
+// side-by-side table.
 var Benchmarks = []struct {
-	Name         string
-	Bare, Client func(*testing.B, *Loopback)
+	Name                  string
+	Bare, Client, Metrics func(*testing.B, *Loopback)
 }{
-	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock},
-	{"KeepAlive", BareKeepAlive, ClientKeepAlive},
+	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
+	{"KeepAlive", BareKeepAlive, ClientKeepAlive, MetricsKeepAlive},
 }

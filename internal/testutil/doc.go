@@ -5,6 +5,13 @@
 // tests (reconnects, GOAWAY with [ShortConnectionAge], deadlines, status
 // codes).
 //
+// For faults at the connection layer, under any call: a [Proxy] per client
+// relays TCP to the server and plays outages by mode ([ProxyReset],
+// [ProxySilent], [ProxyStall], back to [ProxyPass]), reporting the HTTP/2
+// pings and GOAWAYs it relayed ([Proxy.Frames]); a [TCPServer] serves a
+// qqtest.Server's locks on a fixed address and can be stopped and started
+// again there, as a restarted server process in front of the same store.
+//
 // [Cable] and [ServeBufconn] do not need a test, so runnable examples and
 // benchmarks use them too; [BufconnConn] is the testing.TB convenience.
 package testutil

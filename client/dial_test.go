@@ -1,0 +1,92 @@
+package client_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/qqtest"
+	"google.golang.org/grpc"
+)
+
+func TestDialOptionsForASharedConnection(t *testing.T) {
+	opts, err := client.DialOptions(2*time.Second, client.WithRetryInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient(qqtest.NewServer(t).Addr(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	a, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, "", client.WithConn(cc), client.WithClientID("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	mustAcquire(t, a)
+}
+
+// One self-healing connection, shared by two elections through
+// WithServerStub.
+func TestDialConnShared(t *testing.T) {
+	conn, err := client.DialConn(qqtest.NewServer(t).Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	a, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, "", client.WithServerStub(conn), client.WithClientID("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, "", client.WithServerStub(conn), client.WithClientID("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustAcquire(t, a)
+	if ok, err := b.TryAcquireLock(bg); ok || err != nil {
+		t.Fatalf("b: %v, %v; want refused", ok, err)
+	}
+	if _, err := client.DialConn("", 2*time.Second); !errors.Is(err, client.ErrEmptyAddress) {
+		t.Fatalf("DialConn with no address: %v", err)
+	}
+	if _, err := client.DialConn("localhost:1", time.Millisecond); !errors.Is(err, client.ErrInvalidTTL) {
+		t.Fatalf("DialConn with a bad TTL: %v", err)
+	}
+}
+
+func TestDialOptionsRejectsWhatTheClientWould(t *testing.T) {
+	if _, err := client.DialOptions(500 * time.Millisecond); !errors.Is(err, client.ErrInvalidTTL) {
+		t.Errorf("sub-second TTL: %v", err)
+	}
+	if _, err := client.DialOptions(2*time.Second, client.WithRetryInterval(0)); !errors.Is(err, client.ErrInvalidOption) {
+		t.Errorf("zero retry interval: %v", err)
+	}
+	if _, err := client.DialOptions(2*time.Second, nil); !errors.Is(err, client.ErrInvalidConfig) {
+		t.Errorf("nil option: %v", err)
+	}
+}
+
+// A connection shared by many elections gets the client's connect
+// bounds from DialOptions; options after them (TLS, say) override them.
+func ExampleDialOptions() {
+	const ttl = 15 * time.Second
+	opts, err := client.DialOptions(ttl)
+	if err != nil {
+		panic(err)
+	}
+	cc, err := grpc.NewClient("localhost:5050", opts...)
+	if err != nil {
+		panic(err)
+	}
+	defer cc.Close()
+	billing, err := client.NewQuorumQuestClient("billing", "production", ttl, "", client.WithConn(cc))
+	if err != nil {
+		panic(err)
+	}
+	defer billing.Close()
+	// ... billing.Run(ctx, lead), and more clients on cc.
+}

@@ -1,0 +1,150 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/internal/testutil"
+	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
+	"github.com/quorum-quest/client-go/transport"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
+)
+
+func acquireReq(id string) *pb.TryAcquireLockRequest {
+	return &pb.TryAcquireLockRequest{Service: "svc", Domain: "dom", ClientId: id, Ttl: 10}
+}
+
+func openConn(t *testing.T, addr string, silence time.Duration) *transport.Conn {
+	t.Helper()
+	p := transport.ConnParams{ConnectTimeout: time.Second, MaxBackoff: 100 * time.Millisecond}
+	opts, err := p.DialOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := transport.Open(addr, silence, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func callWithin(c *transport.Conn, d time.Duration, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, err := c.TryAcquireLock(ctx, acquireReq(id))
+	return err
+}
+
+// A connection gone silent for good (the proxy heals for new connections
+// only) is replaced after one call times out on it, and the next call
+// goes through.
+func TestConnReplacesSilentConnection(t *testing.T) {
+	p, err := testutil.NewProxy(qqtest.NewServer(t).Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := openConn(t, p.Addr(), 300*time.Millisecond)
+	if err := callWithin(c, 5*time.Second, "a"); err != nil {
+		t.Fatal(err)
+	}
+	p.SetMode(testutil.ProxySilent)
+	p.SetMode(testutil.ProxyPass) // the existing connection stays silent
+	if err := callWithin(c, 300*time.Millisecond, "a"); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("call on the silent connection: %v", err)
+	}
+	if c.Replaced() != 1 {
+		t.Fatalf("replaced %d times after a silent call timeout; want 1", c.Replaced())
+	}
+	if err := callWithin(c, 5*time.Second, "a"); err != nil {
+		t.Fatalf("call on the replacement: %v", err)
+	}
+	if c.State() != connectivity.Ready {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
+// Evidence needs the silence threshold: a short call timing out does not
+// condemn a connection, and any answer clears the evidence.
+func TestConnKeepsConnectionThatAnswers(t *testing.T) {
+	srv := qqtest.NewServer(t)
+	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		return qqtest.Fault{DropRequest: call.ClientID == "dropped"}
+	})
+	c := openConn(t, srv.Addr(), time.Second)
+	for range 3 {
+		// Three of these add up to more than the threshold: only the
+		// answers in between keep the connection.
+		if err := callWithin(c, 400*time.Millisecond, "dropped"); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("dropped call: %v", err)
+		}
+		if err := callWithin(c, 5*time.Second, "a"); err != nil { // an answer: the connection is alive
+			t.Fatal(err)
+		}
+	}
+	if c.Replaced() != 0 {
+		t.Fatalf("a connection that answers was replaced %d times", c.Replaced())
+	}
+}
+
+// Swapping the connection does not cut short a call in flight on the old
+// one: it gets its answer, and the old connection is closed after it.
+func TestConnSwapSparesCallsInFlight(t *testing.T) {
+	srv := qqtest.NewServer(t)
+	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		switch call.ClientID {
+		case "dropped":
+			return qqtest.Fault{DropRequest: true}
+		case "slow":
+			return qqtest.Fault{Delay: time.Second}
+		}
+		return qqtest.Fault{}
+	})
+	c := openConn(t, srv.Addr(), 200*time.Millisecond)
+	if err := callWithin(c, 5*time.Second, "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- callWithin(c, 5*time.Second, "slow") }()
+	if err := callWithin(c, 300*time.Millisecond, "dropped"); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("dropped call: %v", err)
+	}
+	if c.Replaced() != 1 {
+		t.Fatalf("replaced %d times", c.Replaced())
+	}
+	if err := <-inFlight; err != nil {
+		t.Fatalf("the call in flight during the swap: %v", err)
+	}
+}
+
+func TestConnClosed(t *testing.T) {
+	c := openConn(t, "127.0.0.1:1", time.Second)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	err := callWithin(c, time.Second, "a")
+	if !errors.Is(err, transport.ErrConnClosed) || status.Code(err) != codes.Canceled {
+		t.Fatalf("call after Close: %v", err)
+	}
+	if c.State() != connectivity.Shutdown {
+		t.Fatalf("state %v", c.State())
+	}
+	if _, err := transport.Open("127.0.0.1:1", 0); !errors.Is(err, transport.ErrConnParams) {
+		t.Fatalf("Open with no silence threshold: %v", err)
+	}
+	if _, err := (transport.ConnParams{MaxBackoff: time.Second}).DialOptions(); !errors.Is(err, transport.ErrConnParams) {
+		t.Fatalf("DialOptions without a connect timeout: %v", err)
+	}
+	if _, err := (transport.ConnParams{ConnectTimeout: time.Second}).DialOptions(); !errors.Is(err, transport.ErrConnParams) {
+		t.Fatalf("DialOptions without a backoff cap: %v", err)
+	}
+}
