@@ -15,6 +15,7 @@ import (
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/checker"
 	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
 )
 
 var (
@@ -37,6 +38,8 @@ func newRealCandidate(id string, stub pb.LeaderElectionServiceClient, opts ...cl
 		client.WithServerStub(stub),
 		client.WithClientID(id),
 		client.WithRequestTimeout(safetyConfig.RequestTimeout),
+		// Campaign (under Run) retries as often as the checker's candidates.
+		client.WithRetryInterval(safetyConfig.RetryInterval),
 		client.WithTransitionHook(recordTransitions),
 	}
 	return client.NewQuorumQuestClient(safetyConfig.Service, safetyConfig.Domain, safetyConfig.TTL, "in-process", append(base, opts...)...)
@@ -55,9 +58,11 @@ func tracedCandidate(t *testing.T, start func() time.Time) checker.NewCandidate 
 // safetyTotals sums the reports of many schedules.
 type safetyTotals struct {
 	schedules, candidates, samples, leaderSamples, changes, violations int
+	targeted, settled, releaseSamples, incarnations                    int
 	worstRecovery                                                      time.Duration
 	worstSeed                                                          uint64
 	faults                                                             checker.FaultCounts
+	calls                                                              qqtest.CallCounts
 }
 
 func (s *safetyTotals) add(r checker.Report) {
@@ -65,12 +70,19 @@ func (s *safetyTotals) add(r checker.Report) {
 	s.candidates += r.Candidates
 	s.samples += r.Samples
 	s.leaderSamples += r.LeaderSamples
+	s.targeted += r.TargetedSamples
+	s.settled += r.SettledSamples
+	s.releaseSamples += r.ReleaseSamples
+	s.incarnations += r.Incarnations
 	s.changes += r.LeadershipChanges
 	s.violations += r.ViolationCount
 	if r.Recovery > s.worstRecovery {
 		s.worstRecovery, s.worstSeed = r.Recovery, r.Seed
 	}
 	s.faults = s.faults.Add(r.Faults)
+	s.calls.TryAcquireLock += r.Calls.TryAcquireLock
+	s.calls.KeepAlive += r.Calls.KeepAlive
+	s.calls.ReleaseLock += r.Calls.ReleaseLock
 }
 
 // runSafetySchedule plays one schedule in a bubble of its own. A bubble
@@ -153,7 +165,10 @@ func TestSafetyRandomSchedules(t *testing.T) {
 		tot.schedules, *safetySeed, *safetySeed+uint64(tot.schedules)-1, time.Since(start).Round(time.Millisecond), workers,
 		tot.candidates, tot.samples, tot.leaderSamples, tot.changes, tot.violations,
 		tot.worstRecovery, tot.worstSeed, safetyConfig.LivenessBound())
+	t.Logf("samples: %d at a lease's expiry, %d read again once settled, %d from inside a ReleaseLock; %d clients built",
+		tot.targeted, tot.settled, tot.releaseSamples, tot.incarnations)
 	t.Logf("faults injected: %+v", tot.faults)
+	t.Logf("calls that reached the server: %+v", tot.calls)
 }
 
 // TestSafetyCheckerCatchesNaiveClients proves the checker can fail a
@@ -263,6 +278,17 @@ func (n *naiveCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 	}
 }
 
+// ReleaseLock gives leadership up before sending the release: the
+// mistakes of this candidate lie elsewhere.
+func (n *naiveCandidate) ReleaseLock(ctx context.Context) error {
+	n.stopKeepAlive()
+	ctx, cancel := context.WithTimeout(ctx, safetyConfig.RequestTimeout)
+	defer cancel()
+	svc, dom := n.lock()
+	_, err := n.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{Service: svc, Domain: dom, ClientId: n.id})
+	return err
+}
+
 func (n *naiveCandidate) IsLeader() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -270,6 +296,12 @@ func (n *naiveCandidate) IsLeader() bool {
 }
 
 func (n *naiveCandidate) Close() error {
+	n.stopKeepAlive()
+	return nil
+}
+
+// stopKeepAlive ends leadership and keep-alive, and waits for the latter.
+func (n *naiveCandidate) stopKeepAlive() {
 	n.mu.Lock()
 	stop, done := n.stop, n.done
 	n.stop, n.leader = nil, false
@@ -278,5 +310,4 @@ func (n *naiveCandidate) Close() error {
 		stop()
 		<-done
 	}
-	return nil
 }

@@ -2,8 +2,14 @@
 //
 // [RunSchedule] plays one seeded schedule inside a testing/synctest bubble:
 // candidates built by a [NewCandidate] campaign for one lock on the
-// in-memory test server while faults are injected (delays, lost requests
-// and answers, partitions, pauses, restarts, clock jumps), and every sample
-// of their IsLeader is checked against what the server granted. The same
-// seed always plays the same schedule, so a failure replays exactly.
+// in-memory test server (polling, or through [Runner]), release it, hand it
+// over and close, while faults are injected (delays, lost requests and
+// answers, answers held to the caller's deadline, partitions, pauses,
+// restarts, clock jumps up to the edge of what a lease can lose), and
+// every candidate's word on its leadership (IsLeader, the remaining lease
+// of a [LeaseReporter], a live lead context) is checked against what the
+// server granted: on a grid, at the instant a lease expires, and from
+// inside every release. The same seed always plays the same schedule, so a
+// failure replays (see docs/safety.md for what the runtime may still
+// order differently at one instant).
 package checker

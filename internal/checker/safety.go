@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math/rand/v2"
 	"runtime/debug"
 	"runtime/pprof"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing/synctest"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
@@ -21,19 +23,39 @@ import (
 )
 
 // Candidate is what the safety checker drives: the part of a
-// leader-election client that campaigns for one lock.
-// *client.QuorumQuestClient implements it.
+// leader-election client that campaigns for one lock, gives it up and
+// ends. *client.QuorumQuestClient implements it, and the optional
+// LeaseReporter and Runner as well.
 type Candidate interface {
 	TryAcquireLock(ctx context.Context) (bool, error)
 	StartKeepAlive(ctx context.Context) error
+	ReleaseLock(ctx context.Context) error
 	IsLeader() bool
 	Close() error
+}
+
+// LeaseReporter is a Candidate that also says how long it trusts its
+// lease. The checker counts a remaining lease above zero as a report of
+// leadership, and checks that it never outlasts the lease the server holds
+// for the candidate.
+type LeaseReporter interface {
+	GetRemainingLease() time.Duration
+}
+
+// Runner is a Candidate that can also campaign the way a long-running
+// service does: Run campaigns and, while leading, runs lead with a context
+// that must end when leadership does. The checker runs some candidates
+// this way and counts a live lead context as a report of leadership.
+type Runner interface {
+	Run(ctx context.Context, lead func(ctx context.Context)) error
 }
 
 // NewCandidate builds the candidate called id, which must campaign for the
 // lock SafetyConfig.Service/Domain with lease SafetyConfig.TTL, under client
 // ID id, through stub and nothing else, and bound every call by
-// SafetyConfig.RequestTimeout.
+// SafetyConfig.RequestTimeout; a Runner must retry within
+// SafetyConfig.RetryInterval. A candidate closed in the fault phase comes
+// back through NewCandidate under a new ID, id suffixed with ".k".
 type NewCandidate func(id string, stub pb.LeaderElectionServiceClient) (Candidate, error)
 
 // SafetyConfig shapes the schedules RunSchedule plays. The zero value of a
@@ -66,9 +88,12 @@ type SafetyConfig struct {
 	// runs (defaults 3 and 7).
 	MinCandidates, MaxCandidates int
 	// MaxClockJump is the largest forward jump of the server clock (default
-	// 20ms). Jumps are at least a TTL apart, so a lease sees at most one:
-	// the client must give up at least this much of every lease (its drift
-	// allowance and safety margin) or it is not safe. 0 disables jumps.
+	// 1% of the TTL plus 100ms: the client's default drift allowance and
+	// safety margin together). Jumps are more than a lease apart, so a
+	// lease sees at most one, and half of them are exactly MaxClockJump:
+	// a candidate must give up at least this much of every lease or it is
+	// caught. It must stay within what the candidates give up, or a
+	// correct candidate fails too.
 	MaxClockJump time.Duration
 	// Log, if not nil, receives the schedule's timeline as it is played:
 	// every fault, every leadership interval seen, every violation. For
@@ -82,7 +107,9 @@ const (
 	DefaultSafetyRequestTimeout = 500 * time.Millisecond
 	DefaultSafetyRetryInterval  = 500 * time.Millisecond
 	DefaultSafetySamplePeriod   = 50 * time.Millisecond
-	DefaultSafetyMaxClockJump   = 20 * time.Millisecond
+	// DefaultSafetyMargin is the part of MaxClockJump's default that is
+	// not drift: the client's default safety margin.
+	DefaultSafetyMargin = 100 * time.Millisecond
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -118,7 +145,7 @@ func (c SafetyConfig) WithDefaults() SafetyConfig {
 		c.MaxCandidates = max(7, c.MinCandidates)
 	}
 	if c.MaxClockJump == 0 {
-		c.MaxClockJump = DefaultSafetyMaxClockJump
+		c.MaxClockJump = c.TTL/100 + DefaultSafetyMargin
 	}
 	return c
 }
@@ -171,7 +198,14 @@ type Report struct {
 	// Samples is the number of instants at which every candidate's
 	// IsLeader was read; LeaderSamples those at which one led, and
 	// TargetedSamples those taken at the instant a lease would expire.
-	Samples, LeaderSamples, TargetedSamples int
+	// SettledSamples counts the samples read again once every goroutine
+	// had done what that instant asked of it (see sample), and
+	// ReleaseSamples the reads of a candidate's leadership from inside its
+	// own ReleaseLock, once the server had had it.
+	Samples, LeaderSamples, TargetedSamples, SettledSamples, ReleaseSamples int
+	// Incarnations counts the clients built: the candidates, plus one
+	// for every candidate closed and built anew in the fault phase.
+	Incarnations int
 	// LeadershipChanges counts handovers: a sample led by a candidate other
 	// than the one that led the previous led sample. Intervals counts runs
 	// of consecutive samples led by one candidate.
@@ -181,17 +215,29 @@ type Report struct {
 	// RecoveryBound the most the checker allows (SafetyConfig.LivenessBound).
 	FaultsEnd, Recovery, RecoveryBound time.Duration
 	Faults                             FaultCounts
+	// Calls counts the calls that reached the server, per method.
+	Calls qqtest.CallCounts
 	// Violations found, in the order found: the first 20, and the first
 	// of each check after those. ViolationCount counts them all.
 	Violations     []Violation
 	ViolationCount int
 }
 
-// FaultCounts counts the faults a schedule injected.
+// FaultCounts counts the faults a schedule injected, and what its
+// candidates did besides campaigning.
 type FaultCounts struct {
 	Partitions, Pauses, DelayedRestarts, IsolatedRestarts, ClockJumps int
+	// EdgeJumps counts the clock jumps of exactly MaxClockJump.
+	EdgeJumps int
 	// Per-call faults, decided by the fault function and the stub wrapper.
 	Delays, Errors, DroppedRequests, DroppedResponses, ResponseDelays int
+	// EdgeResponses counts the answers held back until the instant
+	// before their caller's deadline.
+	EdgeResponses int
+	// Releases counts ReleaseLock calls of leading candidates, Handovers
+	// the lead functions that returned on their own (Run then releases),
+	// and Closes the candidates closed and built anew.
+	Releases, Handovers, Closes int
 }
 
 // Add returns the sum of c and d.
@@ -199,9 +245,11 @@ func (c FaultCounts) Add(d FaultCounts) FaultCounts {
 	return FaultCounts{
 		Partitions: c.Partitions + d.Partitions, Pauses: c.Pauses + d.Pauses,
 		DelayedRestarts: c.DelayedRestarts + d.DelayedRestarts, IsolatedRestarts: c.IsolatedRestarts + d.IsolatedRestarts,
-		ClockJumps: c.ClockJumps + d.ClockJumps, Delays: c.Delays + d.Delays, Errors: c.Errors + d.Errors,
+		ClockJumps: c.ClockJumps + d.ClockJumps, EdgeJumps: c.EdgeJumps + d.EdgeJumps,
+		Delays: c.Delays + d.Delays, Errors: c.Errors + d.Errors,
 		DroppedRequests: c.DroppedRequests + d.DroppedRequests, DroppedResponses: c.DroppedResponses + d.DroppedResponses,
-		ResponseDelays: c.ResponseDelays + d.ResponseDelays,
+		ResponseDelays: c.ResponseDelays + d.ResponseDelays, EdgeResponses: c.EdgeResponses + d.EdgeResponses,
+		Releases: c.Releases + d.Releases, Handovers: c.Handovers + d.Handovers, Closes: c.Closes + d.Closes,
 	}
 }
 
@@ -209,7 +257,8 @@ func (c FaultCounts) Add(d FaultCounts) FaultCounts {
 type Violation struct {
 	At time.Duration // virtual time since the start of the schedule
 	// Check is "a" (leadership without a lease), "b" (two leaders), "c"
-	// (liveness), "d" (panic, hang or leadership after Close) or "setup".
+	// (liveness), "d" (panic, hang or leadership after Close), "e" (a
+	// remaining lease longer than the server's) or "setup".
 	Check string
 	What  string
 }
@@ -225,19 +274,26 @@ const maxViolations = 20
 //
 // From the seed it picks 3 to 7 candidates and a fault phase mixing
 // partitions of single candidates, server pauses, server restarts that lose
-// state, forward jumps of the server clock and per-call faults (delays,
-// status codes, lost requests, lost and delayed responses); then the faults
-// stop and a quiet phase follows. Every candidate campaigns throughout, and
-// every candidate's IsLeader is sampled at the same virtual instants. The
-// checks:
+// state, forward jumps of the server clock (half of them exactly
+// MaxClockJump) and per-call faults (delays, status codes, lost requests,
+// lost and delayed responses, answers held to the caller's deadline); then
+// the faults stop and a quiet phase follows. Every candidate campaigns
+// throughout; in the fault phase some also release the lock, hand it over
+// from Run, or close and come back as a new client. Every candidate's word
+// on its leadership (IsLeader, the remaining lease, a live lead context)
+// is sampled at the same virtual instants, at the instant the server's
+// lease expires, and from inside every ReleaseLock once the server has had
+// it. The checks:
 //
 //	(a) a candidate reporting leadership holds the lock by the server's
-//	    clock at that instant (Server.Holder), and, by the server's final
-//	    record (Server.History), inside a tenure granted to it;
+//	    clock at that instant (Server.Lease), and, by the server's final
+//	    record (Server.History), inside a tenure granted to it; a lead
+//	    context ends when IsLeader turns false;
 //	(b) no two candidates report leadership at the same instant;
 //	(c) after the faults stop, some candidate leads for good within
 //	    LivenessBound;
-//	(d) no candidate panics or hangs, and none leads after Close.
+//	(d) no candidate panics or hangs, and none leads after Close;
+//	(e) a remaining lease never outlasts the server's lease.
 //
 // The error, if any, names the seed and the first violations; the Report
 // has them all.
@@ -280,38 +336,49 @@ func RunSchedule(seed uint64, cfg SafetyConfig, newCandidate NewCandidate) (Repo
 // run is one schedule in progress. Fields below driver-only are touched
 // only by the goroutine that called RunSchedule.
 type run struct {
-	seed  uint64
-	cfg   SafetyConfig
-	srv   *qqtest.Server
-	start time.Time
-	plan  plan
+	seed         uint64
+	cfg          SafetyConfig
+	srv          *qqtest.Server
+	start        time.Time
+	plan         plan
+	newCandidate NewCandidate
 
-	ids    []string
-	cands  []Candidate
-	faulty atomic.Bool // per-call faults are on (the fault phase)
+	slots  []*slot
+	faulty atomic.Bool  // per-call faults are on (the fault phase)
+	offset atomic.Int64 // the server clock's current offset, a time.Duration
+	// releasesStarted counts the ReleaseLock calls that entered a stub,
+	// releasesInFlight those the server has not answered (or failed) yet:
+	// while a release is in flight it may end its candidate's lock at any
+	// moment.
+	releasesStarted  atomic.Uint64
+	releasesInFlight atomic.Int64
 
-	mu     sync.Mutex // guards rep.Violations/ViolationCount and rep.Faults
+	mu     sync.Mutex // guards rep.Violations/ViolationCount, rep.Faults and the counts below
 	rep    Report
 	calls  map[callKey]uint64 // per candidate and method, as the fault function saw them
 	seenID map[int]bool       // candidates already reported for a bad request
+	wiped  map[int]time.Time  // tenure index -> expiry it had when a restart wiped it
+	// wipedLive lists the wiped leases, with their holders, that may still
+	// run; the driver drops those that have ended.
+	wipedLive []wipedLease
 
 	// driver-only
+	views    [2]view // scratch: the two readings of a sample
 	events   eventQueue
-	offset   time.Duration // the server clock's current offset
-	cut      []int         // scheduled partitions in force, per candidate
-	isolated []bool        // cut off by an isolated restart
 	paused   bool
-	wiped    map[int]time.Time // tenure index -> expiry it had when a restart wiped it
-	leading  []bool            // per candidate, whether it led at the last sample
-	leadBuf  []int             // scratch: who leads at this sample
-	expiry   time.Duration     // when the server's current lease expires, 0 if none
-	led      []ledSample       // every sample of a leading candidate
-	lastLead int               // candidate that led the last led sample, -1 at first
+	leading  []bool        // per candidate, whether it led at the last sample
+	expiry   time.Duration // when the server's current lease expires, 0 if none
+	led      []ledSample   // every sample of a leading candidate
+	lastLead string        // client that led the last led sample, "" at first
 	recovery struct {
 		sawGap  bool          // a sample after the faults had no leader
 		endedAt time.Duration // the first led sample after the last such gap, -1 if none yet
 	}
-	brokenIsLeader []bool // candidates whose IsLeader panicked, reported once
+}
+
+type wipedLease struct {
+	id      string
+	expires time.Time // by the server clock
 }
 
 type callKey struct {
@@ -319,23 +386,22 @@ type callKey struct {
 	method string
 }
 
-// ledSample is a sample at which a candidate led, in virtual time since the
+// ledSample is a sample at which a client led, in virtual time since the
 // start and by the server's clock.
 type ledSample struct {
-	cand int
-	at   time.Duration
-	srv  time.Time
+	id  string
+	at  time.Duration
+	srv time.Time
 }
 
 func newRun(seed uint64, cfg SafetyConfig) *run {
 	r := &run{
 		seed: seed, cfg: cfg,
-		srv:      qqtest.NewUnstartedServer(),
-		start:    time.Now(),
-		calls:    map[callKey]uint64{},
-		seenID:   map[int]bool{},
-		wiped:    map[int]time.Time{},
-		lastLead: -1,
+		srv:    qqtest.NewUnstartedServer(),
+		start:  time.Now(),
+		calls:  map[callKey]uint64{},
+		seenID: map[int]bool{},
+		wiped:  map[int]time.Time{},
 	}
 	r.plan = newPlan(seed, cfg)
 	r.rep = Report{Seed: seed, Candidates: r.plan.candidates, FaultsEnd: cfg.FaultPhase, RecoveryBound: cfg.LivenessBound()}
@@ -343,6 +409,9 @@ func newRun(seed uint64, cfg SafetyConfig) *run {
 }
 
 func (r *run) since() time.Duration { return time.Since(r.start) }
+
+// srvNow reads the server's clock.
+func (r *run) srvNow() time.Time { return time.Now().Add(time.Duration(r.offset.Load())) }
 
 func (r *run) logf(format string, args ...any) {
 	if r.cfg.Log != nil {
@@ -374,16 +443,18 @@ func (r *run) count(f func(*FaultCounts)) {
 
 func (r *run) play(newCandidate NewCandidate) Report {
 	n := r.plan.candidates
-	r.cut, r.isolated, r.leading, r.brokenIsLeader = make([]int, n), make([]bool, n), make([]bool, n), make([]bool, n)
+	r.newCandidate = newCandidate
+	r.leading = make([]bool, n)
 	for i := range n {
-		id := fmt.Sprintf("s%d-c%d", r.seed, i)
-		c, err := r.build(newCandidate, id, &checkedStub{r: r, cand: i, id: id, idHash: hashString(id), inner: r.srv.Stub()})
+		s := &slot{index: i}
+		inc, err := r.build(i, 0)
 		if err != nil {
-			r.violate("setup", "building candidate %s: %v", id, err)
+			r.violate("setup", "building candidate %s: %v", inc.id, err)
 			r.closeAll()
 			return r.report()
 		}
-		r.ids, r.cands = append(r.ids, id), append(r.cands, c)
+		s.inc.Store(inc)
+		r.slots = append(r.slots, s)
 	}
 
 	r.faulty.Store(true)
@@ -395,7 +466,7 @@ func (r *run) play(newCandidate NewCandidate) Report {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var campaigns sync.WaitGroup
-	for i := range r.cands {
+	for i := range r.slots {
 		campaigns.Add(1)
 		go r.campaign(ctx, i, &campaigns)
 	}
@@ -405,9 +476,9 @@ func (r *run) play(newCandidate NewCandidate) Report {
 	end := r.cfg.FaultPhase + r.cfg.QuietPhase
 	samples := rand.New(rand.NewPCG(r.seed, saltSamples))
 	grid := r.jitteredSample(samples)
-	r.sample()
+	r.sample(false)
 	for {
-		at, next := grid, r.sample
+		at, next := grid, func() { r.sample(false) }
 		if r.expiry > 0 && r.expiry < at {
 			at, next = r.expiry, r.targetedSample
 		}
@@ -434,10 +505,13 @@ func (r *run) play(newCandidate NewCandidate) Report {
 
 	cancel()
 	if !r.wait(&campaigns, r.grace()) {
-		r.violate("d", "campaign goroutines still running %v after their context ended: TryAcquireLock or StartKeepAlive ignores its context", r.grace())
+		r.violate("d", "campaign goroutines still running %v after their context ended: TryAcquireLock, StartKeepAlive, ReleaseLock or Run ignores its context", r.grace())
 	}
 	r.closeAll()
 	r.checkIntervals()
+	r.mu.Lock()
+	r.rep.Calls = r.srv.Calls()
+	r.mu.Unlock()
 	return r.report()
 }
 
@@ -447,17 +521,36 @@ func (r *run) report() Report {
 	return r.rep
 }
 
-func (r *run) build(newCandidate NewCandidate, id string, stub pb.LeaderElectionServiceClient) (c Candidate, err error) {
+// build makes incarnation k of candidate i: the candidate itself when k is
+// 0, a new client under a new ID after it was closed k times. The new ID
+// keeps a late request of a closed client from passing for the new one's.
+func (r *run) build(i, k int) (inc *incarnation, err error) {
+	id := fmt.Sprintf("s%d-c%d", r.seed, i)
+	if k > 0 {
+		id = fmt.Sprintf("%s.%d", id, k)
+	}
+	inc = &incarnation{id: id}
+	inc.stub = &checkedStub{r: r, cand: i, id: id, idHash: hashString(id), inner: r.srv.Stub(), inc: inc}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	c, err = newCandidate(id, stub)
+	c, err := r.newCandidate(id, inc.stub)
 	if err == nil && c == nil {
 		err = errors.New("nil candidate")
 	}
-	return c, err
+	if err != nil {
+		return inc, err
+	}
+	inc.c = c
+	inc.lease, _ = c.(LeaseReporter)
+	inc.runner, _ = c.(Runner)
+	inc.ready.Store(true)
+	r.mu.Lock()
+	r.rep.Incarnations++
+	r.mu.Unlock()
+	return inc, nil
 }
 
 func (r *run) grace() time.Duration { return max(time.Minute, 10*(r.cfg.TTL+r.cfg.RequestTimeout)) }
@@ -489,47 +582,27 @@ func (r *run) wait(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
-// campaign is candidate i's loop: lead, or try to, every retry interval.
-func (r *run) campaign(ctx context.Context, i int, wg *sync.WaitGroup) {
-	defer wg.Done()
-	defer func() {
-		if p := recover(); p != nil {
-			r.violate("d", "candidate %s panicked: %v\n%s", r.ids[i], p, debug.Stack())
-		}
-	}()
-	c := r.cands[i]
-	rng := rand.New(rand.NewPCG(r.seed, saltCampaign+uint64(i)))
-	wait := time.Duration(rng.Int64N(int64(r.cfg.RetryInterval))) // stagger the start
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if c.IsLeader() {
-			_ = c.StartKeepAlive(ctx) // usually "already running"
-		} else if ok, _ := c.TryAcquireLock(ctx); ok {
-			_ = c.StartKeepAlive(ctx)
-		}
-		wait = r.cfg.RetryInterval*4/5 + time.Duration(rng.Int64N(int64(r.cfg.RetryInterval*2/5)+1))
+// word reads what inc says of its leadership: IsLeader, and its remaining
+// lease (-1 if it does not report one). A panic counts as not leading and
+// is reported once. Safe from any goroutine.
+func (r *run) word(inc *incarnation) (leads bool, remaining time.Duration) {
+	remaining = -1
+	if !inc.ready.Load() {
+		return false, -1
 	}
-}
-
-// isLeader reads candidate i's IsLeader; a panic counts as not leading
-// and is reported once.
-func (r *run) isLeader(i int) (leads bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			leads = false
-			if !r.brokenIsLeader[i] {
-				r.brokenIsLeader[i] = true
-				r.violate("d", "IsLeader of %s panicked: %v\n%s", r.ids[i], p, debug.Stack())
+			leads, remaining = false, -1
+			if !inc.broken.Swap(true) {
+				r.violate("d", "IsLeader or GetRemainingLease of %s panicked: %v\n%s", inc.id, p, debug.Stack())
 			}
 		}
 	}()
-	return r.cands[i].IsLeader()
+	leads = inc.c.IsLeader()
+	if inc.lease != nil {
+		remaining = inc.lease.GetRemainingLease()
+	}
+	return leads, remaining
 }
 
 // targetedSample is a sample at the instant the lease the server last
@@ -537,14 +610,14 @@ func (r *run) isLeader(i int) (leads bool) {
 // lease is first wrong.
 func (r *run) targetedSample() {
 	r.rep.TargetedSamples++
-	r.sample()
+	r.sample(true)
 }
 
 // retarget aims the next targeted sample at the expiry of the server's
 // current lease, in virtual time.
 func (r *run) retarget() {
 	_, expires, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
-	r.aim(held, expires, time.Now().Add(r.offset))
+	r.aim(held, expires, r.srvNow())
 }
 
 func (r *run) aim(held bool, expires, srvNow time.Time) {
@@ -554,65 +627,190 @@ func (r *run) aim(held bool, expires, srvNow time.Time) {
 	}
 }
 
-// sample reads every candidate's IsLeader at one virtual instant, then the
-// server's holder, and checks (a) and (b) on the spot. The holder is read
-// last: a lease a candidate trusts cannot end at the instant it is trusted,
-// while a grant made at this instant may already show in IsLeader.
-func (r *run) sample() {
+// view is what every candidate said of its leadership at one sample, and
+// the server's holder read after them.
+type view struct {
+	settled bool
+	srvNow  time.Time
+	incs    []*incarnation
+	// isLeader is IsLeader; remaining the remaining lease (-1 if not
+	// reported); lead whether a lead context was live (settled views
+	// only); claims whether any of these reports leadership.
+	isLeader, lead, claims []bool
+	remaining              []time.Duration
+	// unsure is set when a release was in flight while the view was
+	// read: the lock of a claiming candidate may have gone between its
+	// word and the holder's, so that neither (a), (b) nor (e) can judge
+	// it in this view. A settled view is sure: nothing else runs while the
+	// driver reads it.
+	unsure          bool
+	holder          string
+	expires         time.Time
+	held            bool
+	violatedAlready []bool // a candidate already reported at this instant
+}
+
+// read takes a view into r.views[k]: every candidate's word, then the
+// server's holder. The holder is read last: a lease a candidate trusts
+// cannot end at the instant it is trusted, except by a release of its own,
+// which the release counters of its stub show; while a grant made at this
+// instant may already show in IsLeader.
+//
+// A live lead context counts as a claim of leadership only in a settled
+// view: a client may cancel it from a timer that fires at this very
+// instant.
+func (r *run) read(k int, settled bool, srvNow time.Time) *view {
+	n := len(r.slots)
+	v := &r.views[k]
+	if len(v.incs) != n {
+		*v = view{
+			incs:     make([]*incarnation, n),
+			isLeader: make([]bool, n), lead: make([]bool, n), claims: make([]bool, n),
+			remaining: make([]time.Duration, n), violatedAlready: make([]bool, n),
+		}
+	}
+	v.settled, v.srvNow = settled, srvNow
+	started := r.releasesStarted.Load()
+	v.unsure = !settled && r.releasesInFlight.Load() != 0
+	for i, s := range r.slots {
+		inc := s.current()
+		v.incs[i] = inc
+		v.isLeader[i], v.remaining[i] = r.word(inc)
+		// Without IsLeader, a live lead context only matters if it is
+		// still live once the instant settles.
+		v.lead[i] = !v.isLeader[i] && inc.leadLive()
+		v.claims[i] = v.isLeader[i] || v.remaining[i] > 0 || settled && v.lead[i]
+		v.violatedAlready[i] = false
+	}
+	v.holder, v.expires, v.held = r.srv.Lease(r.cfg.Service, r.cfg.Domain)
+	if !settled && r.releasesStarted.Load() != started {
+		v.unsure = true
+	}
+	return v
+}
+
+// holds reports whether the server holds the lock for id in view v, or a
+// lease of id wiped by a restart would still run, and until when.
+func (r *run) holds(v *view, id string) (bool, time.Time) {
+	var until time.Time
+	ok := false
+	if v.held && v.holder == id {
+		ok, until = true, v.expires
+	}
+	if w, covered := r.wipedLeaseCovers(id, v.srvNow); covered {
+		ok = true
+		if w.After(until) {
+			until = w
+		}
+	}
+	return ok, until
+}
+
+// judge checks (a), (b) and (e) on a view.
+func (r *run) judge(v *view) {
+	when := ""
+	if v.settled {
+		when = " once the instant settled"
+	}
+	var leaders []string
+	for i, inc := range v.incs {
+		if !v.claims[i] || v.unsure {
+			continue
+		}
+		leaders = append(leaders, inc.id)
+		held, until := r.holds(v, inc.id)
+		switch {
+		case !held:
+			who := "nobody"
+			if v.held {
+				who = v.holder
+			}
+			v.violatedAlready[i] = true
+			r.violate("a", "%s reports leadership (%s)%s but the server's holder is %s (server clock %v)",
+				inc.id, words(v.isLeader[i], v.remaining[i], v.lead[i]), when, who, v.srvNow.Sub(r.start))
+		case v.remaining[i] > until.Sub(v.srvNow):
+			v.violatedAlready[i] = true
+			r.violate("e", "%s trusts its lease for %v more%s, but the server's lease ends in %v (server clock %v)",
+				inc.id, v.remaining[i], when, until.Sub(v.srvNow), v.srvNow.Sub(r.start))
+		}
+		if v.settled && v.lead[i] && !v.isLeader[i] && !v.violatedAlready[i] {
+			v.violatedAlready[i] = true
+			r.violate("a", "%s: the context Run gave lead is still live once the instant settled, but IsLeader is false (server clock %v)",
+				inc.id, v.srvNow.Sub(r.start))
+		}
+	}
+	if len(leaders) > 1 {
+		r.violate("b", "%d candidates report leadership at once%s: %s", len(leaders), when, strings.Join(leaders, ", "))
+	}
+}
+
+// sample reads every candidate's word at one virtual instant, then the
+// server's holder, and checks (a), (b) and (e) on the spot. It reads them
+// twice when it matters: first as they are, while goroutines woken at this
+// instant may still be running (a client must be right at every moment,
+// not only once its timers have fired), then once every goroutine of the
+// bubble is blocked, which is when a lead context, cancelled by a timer of
+// the client at this instant, must have ended. The second reading is taken
+// at targeted samples, when a release was in flight during the first, and
+// when a lead context was live while IsLeader was false: everywhere else
+// the first reading already judges what the second would.
+func (r *run) sample(targeted bool) {
 	at := r.since()
-	srvNow := time.Now().Add(r.offset)
-	leading := r.leadBuf[:0]
-	for i := range r.cands {
-		if r.isLeader(i) {
+	srvNow := r.srvNow()
+	v := r.read(0, false, srvNow)
+	r.aim(v.held, v.expires, srvNow)
+	r.rep.Samples++
+	r.judge(v)
+	r.pruneWiped(srvNow)
+
+	settle := targeted || v.unsure && slices.Contains(v.claims, true)
+	for i := range v.incs {
+		settle = settle || v.lead[i]
+	}
+	if settle {
+		synctest.Wait()
+		r.rep.SettledSamples++
+		sv := r.read(1, true, srvNow)
+		for i := range sv.incs {
+			sv.violatedAlready[i] = v.violatedAlready[i] && sv.incs[i] == v.incs[i]
+		}
+		r.judge(sv)
+		r.aim(sv.held, sv.expires, srvNow)
+		v = sv
+	}
+
+	var leading []int
+	for i := range v.incs {
+		if v.claims[i] {
 			leading = append(leading, i)
 		}
 	}
-	r.leadBuf = leading
-	holder, expires, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
-	r.aim(held, expires, srvNow)
-	r.rep.Samples++
-	for _, i := range leading {
-		if held && holder == r.ids[i] || r.wipedLeaseCovers(r.ids[i], srvNow) {
-			continue
-		}
-		who := "nobody"
-		if held {
-			who = holder
-		}
-		r.violate("a", "%s reports leadership but the server's holder is %s (server clock %v)", r.ids[i], who, srvNow.Sub(r.start))
-	}
-	if len(leading) > 1 {
-		names := make([]string, len(leading))
-		for k, i := range leading {
-			names[k] = r.ids[i]
-		}
-		r.violate("b", "%d candidates report leadership at once: %s", len(leading), strings.Join(names, ", "))
-	}
 	if len(leading) > 0 {
 		r.rep.LeaderSamples++
-		if l := leading[0]; l != r.lastLead {
-			if r.lastLead >= 0 {
+		if id := v.incs[leading[0]].id; id != r.lastLead {
+			if r.lastLead != "" {
 				r.rep.LeadershipChanges++
 			}
-			r.lastLead = l
+			r.lastLead = id
 		}
 	}
 
-	// Leadership intervals, checked against the server's history at the end.
+	// Leadership intervals, checked against the server's history at the
+	// end. A view read while a release was in flight is left out: the
+	// tenure of a claiming candidate may have ended at this very instant.
 	for _, i := range leading {
-		r.led = append(r.led, ledSample{cand: i, at: at, srv: srvNow})
+		if !v.unsure {
+			r.led = append(r.led, ledSample{id: v.incs[i].id, at: at, srv: srvNow})
+		}
 	}
 	for i, was := range r.leading {
-		now := false
-		for _, l := range leading {
-			now = now || l == i
-		}
+		now := slices.Contains(leading, i)
 		switch {
 		case now && !was:
 			r.rep.Intervals++
-			r.logf("%s leads (server clock %v)", r.ids[i], srvNow.Sub(r.start))
+			r.logf("%s leads (server clock %v)", v.incs[i].id, srvNow.Sub(r.start))
 		case was && !now:
-			r.logf("%s no longer leads", r.ids[i])
+			r.logf("%s no longer leads", v.incs[i].id)
 		}
 		r.leading[i] = now
 	}
@@ -626,6 +824,49 @@ func (r *run) sample() {
 			r.recovery.endedAt = at
 		}
 	}
+}
+
+// releaseSample reads inc's word from inside its own ReleaseLock, once the
+// server has had the request: whatever became of it, a candidate that
+// reports leadership now must still hold the lock. A correct client has
+// given leadership up before sending the release; one that gives it up
+// only when the answer comes claims a lock the server may already have
+// handed on. Safe from any goroutine.
+func (r *run) releaseSample(inc *incarnation) {
+	if !inc.ready.Load() {
+		return
+	}
+	srvNow := r.srvNow()
+	leads, remaining := r.word(inc)
+	lead := inc.leadLive()
+	r.mu.Lock()
+	r.rep.ReleaseSamples++
+	r.mu.Unlock()
+	if !leads && remaining <= 0 && !lead {
+		return
+	}
+	holder, _, held := r.srv.Lease(r.cfg.Service, r.cfg.Domain)
+	if held && holder == inc.id {
+		return
+	}
+	if _, covered := r.wipedLeaseCovers(inc.id, srvNow); covered {
+		return
+	}
+	who := "nobody"
+	if held {
+		who = holder
+	}
+	r.violate("a", "%s reports leadership (%s) while its ReleaseLock is in flight, and the server's holder is %s (server clock %v)",
+		inc.id, words(leads, remaining, lead), who, srvNow.Sub(r.start))
+}
+
+// words describes a candidate's word on its leadership, for a violation.
+func words(isLeader bool, remaining time.Duration, lead bool) string {
+	rem := "not reported"
+	if remaining >= 0 {
+		rem = remaining.String()
+	}
+	return fmt.Sprintf("IsLeader %v, remaining lease %s, lead context live %v", isLeader, rem, lead)
 }
 
 // finishSamples closes the open intervals and judges liveness (c).
@@ -646,62 +887,68 @@ func (r *run) finishSamples() {
 }
 
 // wipedLeaseCovers reports whether a restart wiped a lease of id that would
-// still run at srvNow: the server had granted it, so trusting it is no
-// violation (see restart).
-func (r *run) wipedLeaseCovers(id string, srvNow time.Time) bool {
-	if len(r.wiped) == 0 {
-		return false
-	}
-	hist := r.srv.History()
-	for k, exp := range r.wiped {
-		if hist[k].ClientID == id && srvNow.Before(exp) {
-			return true
+// still run at srvNow, and until when: the server had granted it, so
+// trusting it is no violation (see restart). Safe from any goroutine.
+func (r *run) wipedLeaseCovers(id string, srvNow time.Time) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var until time.Time
+	for _, w := range r.wipedLive {
+		if w.id == id && srvNow.Before(w.expires) && w.expires.After(until) {
+			until = w.expires
 		}
 	}
-	return false
+	return until, !until.IsZero()
+}
+
+// pruneWiped forgets the wiped leases that ended by srvNow: the server's
+// clock only moves forward, so they cover nothing any more.
+func (r *run) pruneWiped(srvNow time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wipedLive = slices.DeleteFunc(r.wipedLive, func(w wipedLease) bool { return !srvNow.Before(w.expires) })
 }
 
 // checkIntervals checks every sample of leadership against the server's
 // own record: it must lie inside a tenure the server granted to that
-// candidate (a lease wiped by a restart counting until its expiry).
+// client (a lease wiped by a restart counting until its expiry).
 //
 // A run of consecutive leading samples may span two tenures of the same
-// candidate: a client told at once that its lease is gone (KeepAlive
+// client: a client told at once that its lease is gone (KeepAlive
 // answering -1s after a restart) can lose and win the lock again between
 // two samples. What the samples can show is that each of them lies in a
 // tenure, and that is what is checked.
 func (r *run) checkIntervals() {
 	hist := r.srv.History()
-	byCand := make([][]qqtest.Tenure, len(r.ids))
+	r.mu.Lock()
+	wiped := maps.Clone(r.wiped)
+	r.mu.Unlock()
+	byID := map[string][]qqtest.Tenure{}
 	for k, t := range hist {
-		if w, ok := r.wiped[k]; ok && w.After(t.End) {
+		if w, ok := wiped[k]; ok && w.After(t.End) {
 			t.End = w
 		}
 		if t.Service != r.cfg.Service || t.Domain != r.cfg.Domain {
 			continue
 		}
-		for i, id := range r.ids {
-			if t.ClientID == id {
-				byCand[i] = append(byCand[i], t)
-			}
-		}
+		byID[t.ClientID] = append(byID[t.ClientID], t)
 	}
-	reported := make([]bool, len(r.ids))
+	reported := map[string]bool{}
 	for _, s := range r.led {
-		if reported[s.cand] {
+		if reported[s.id] {
 			continue
 		}
 		inside := false
-		for _, t := range byCand[s.cand] {
+		for _, t := range byID[s.id] {
 			if !s.srv.Before(t.Start) && s.srv.Before(t.End) {
 				inside = true
 				break
 			}
 		}
 		if !inside {
-			reported[s.cand] = true // once per candidate: the rest is the same story
+			reported[s.id] = true // once per client: the rest is the same story
 			r.violate("a", "%s led at %v (server clock %v), inside no tenure the server granted it: %s",
-				r.ids[s.cand], s.at, s.srv.Sub(r.start), r.tenuresOf(byCand[s.cand]))
+				s.id, s.at, s.srv.Sub(r.start), r.tenuresOf(byID[s.id]))
 		}
 	}
 }
@@ -720,46 +967,67 @@ func (r *run) tenuresOf(ts []qqtest.Tenure) string {
 // closeAll closes every candidate, each bounded by the grace period, and
 // checks that none leads afterwards.
 func (r *run) closeAll() {
-	for i, c := range r.cands {
-		done := make(chan error, 1)
-		go func() {
-			defer func() {
-				if p := recover(); p != nil {
-					done <- fmt.Errorf("panic: %v\n%s", p, debug.Stack())
-				}
-			}()
-			done <- c.Close()
-		}()
-		t := time.NewTimer(r.grace())
-		select {
-		case err := <-done:
-			if err != nil {
-				r.violate("d", "Close of %s: %v", r.ids[i], err)
-			}
-		case <-t.C:
-			r.violate("d", "Close of %s did not return within %v", r.ids[i], r.grace())
-		}
-		t.Stop()
-		if r.isLeader(i) {
-			r.violate("d", "%s reports leadership after Close", r.ids[i])
-		}
+	for _, s := range r.slots {
+		r.close(s.current(), true)
 	}
+}
+
+// close closes inc, bounded by the grace period, and checks that it
+// reports no leadership afterwards. Its error is a violation at the end
+// of a schedule, when nothing stands in its way, and not in the fault
+// phase, where its release may well fail. It reports whether Close
+// returned.
+func (r *run) close(inc *incarnation, final bool) bool {
+	if !inc.ready.Load() {
+		return true
+	}
+	type result struct {
+		err      error
+		panicked bool
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{fmt.Errorf("panic: %v\n%s", p, debug.Stack()), true}
+			}
+		}()
+		done <- result{err: inc.c.Close()}
+	}()
+	t := time.NewTimer(r.grace())
+	defer t.Stop()
+	select {
+	case res := <-done:
+		if res.err != nil && (final || res.panicked) {
+			r.violate("d", "Close of %s: %v", inc.id, res.err)
+		}
+	case <-t.C:
+		r.violate("d", "Close of %s did not return within %v", inc.id, r.grace())
+		return false
+	}
+	if leads, remaining := r.word(inc); leads || remaining > 0 || inc.leadLive() {
+		r.violate("d", "%s reports leadership after Close (%s)", inc.id, words(leads, remaining, inc.leadLive()))
+	}
+	return true
 }
 
 // The driver's actions on the server.
 
-func (r *run) setPartition(i int) {
-	if r.cut[i] > 0 || r.isolated[i] {
-		r.srv.Partition(r.ids[i])
-	} else {
-		r.srv.Heal(r.ids[i])
+// setPartition applies the partitions in force against candidate i to
+// its client now; f, if not nil, first changes them.
+func (r *run) setPartition(i int, f func(s *slot)) {
+	s := r.slots[i]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f != nil {
+		f(s)
 	}
+	r.applyPartitionLocked(s)
 }
 
 func (r *run) partition(i int) {
-	r.logf("partition %s", r.ids[i])
-	r.cut[i]++
-	r.setPartition(i)
+	r.logf("partition %s", r.slots[i].current().id)
+	r.setPartition(i, func(s *slot) { s.cut++ })
 	r.count(func(c *FaultCounts) { c.Partitions++ })
 }
 
@@ -770,8 +1038,8 @@ func (r *run) partitionHolder(at, d time.Duration) {
 	if !held {
 		return
 	}
-	for i, id := range r.ids {
-		if id == holder {
+	for i, s := range r.slots {
+		if s.current().id == holder {
 			r.partition(i)
 			r.events.push(event{at: min(at+d, r.cfg.FaultPhase), do: func(r *run) { r.heal(i) }})
 		}
@@ -779,11 +1047,12 @@ func (r *run) partitionHolder(at, d time.Duration) {
 }
 
 func (r *run) heal(i int) {
-	r.logf("heal %s", r.ids[i])
-	if r.cut[i] > 0 {
-		r.cut[i]--
-	}
-	r.setPartition(i)
+	r.logf("heal %s", r.slots[i].current().id)
+	r.setPartition(i, func(s *slot) {
+		if s.cut > 0 {
+			s.cut--
+		}
+	})
 }
 
 func (r *run) pause() {
@@ -800,10 +1069,15 @@ func (r *run) resume() {
 }
 
 func (r *run) jump(d time.Duration) {
-	r.offset += d
-	r.logf("server clock jumps %v forward (offset now %v)", d, r.offset)
-	r.srv.SetClockOffset(r.offset)
-	r.count(func(c *FaultCounts) { c.ClockJumps++ })
+	offset := time.Duration(r.offset.Add(int64(d)))
+	r.logf("server clock jumps %v forward (offset now %v)", d, offset)
+	r.srv.SetClockOffset(offset)
+	r.count(func(c *FaultCounts) {
+		c.ClockJumps++
+		if d == r.cfg.MaxClockJump {
+			c.EdgeJumps++
+		}
+	})
 }
 
 // restart wipes the server's state without breaking the assumption every
@@ -823,14 +1097,17 @@ func (r *run) restart(isolated bool) {
 	r.paused = true
 	r.srv.Pause()
 	time.Sleep(time.Microsecond) // virtual: let calls past the pause finish
-	srvNow := time.Now().Add(r.offset)
+	srvNow := r.srvNow()
 	holder, expires := "", time.Time{}
+	r.mu.Lock()
 	for k, t := range r.srv.History() {
 		if !t.Ended {
 			holder, expires = t.ClientID, t.End
 			r.wiped[k] = t.End
+			r.wipedLive = append(r.wipedLive, wipedLease{t.ClientID, t.End})
 		}
 	}
+	r.mu.Unlock()
 	r.srv.Restart()
 	r.logf("restart the server (isolated %v): wiped the lease of %q, which ran until server clock %v", isolated, holder, expires.Sub(r.start))
 	if isolated {
@@ -850,10 +1127,12 @@ func (r *run) restart(isolated bool) {
 		r.events.push(event{at: until, do: (*run).resume})
 		return
 	}
-	for i, id := range r.ids {
-		if id != holder {
-			r.isolated[i] = true
-			r.setPartition(i)
+	// Every other client is cut off, the old holder's earlier clients and
+	// its clients to come included: only a slot whose client now holds
+	// the wiped lease stays connected.
+	for i, s := range r.slots {
+		if s.current().id != holder {
+			r.setPartition(i, func(s *slot) { s.isolated = true })
 		}
 	}
 	r.events.push(event{at: r.since() + r.cfg.RequestTimeout + time.Microsecond, do: (*run).resume})
@@ -862,11 +1141,8 @@ func (r *run) restart(isolated bool) {
 
 func (r *run) endIsolation() {
 	r.logf("end the isolation of the restart")
-	for i := range r.ids {
-		if r.isolated[i] {
-			r.isolated[i] = false
-			r.setPartition(i)
-		}
+	for i := range r.slots {
+		r.setPartition(i, func(s *slot) { s.isolated = false })
 	}
 }
 
@@ -876,10 +1152,8 @@ func (r *run) endFaults() {
 	r.logf("faults stop")
 	r.faulty.Store(false)
 	r.srv.SetFaultFunc(nil)
-	for i := range r.ids {
-		r.cut[i] = 0
-		r.isolated[i] = false
-		r.srv.Heal(r.ids[i])
+	for i := range r.slots {
+		r.setPartition(i, func(s *slot) { s.cut, s.isolated = 0, false })
 	}
 	if r.paused {
 		r.resume()

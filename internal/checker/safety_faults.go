@@ -20,21 +20,28 @@ const (
 	saltCampaign = 0x63616d70 // + candidate index: start stagger and retry jitter
 	saltCall     = 0x63616c6c // the fault function
 	saltStub     = 0x73747562 // response delays
+	saltBehave   = 0x62687673 // how candidates campaign, and edge responses
+	saltActions  = 0x61637473 // + candidate index: its releases, closes, holds and lives
 )
 
-// plan is a schedule drawn from a seed: the candidates, the per-call fault
-// profile and the timed faults of the fault phase.
+// plan is a schedule drawn from a seed: the candidates and how each
+// campaigns, the per-call fault profile and the timed faults of the fault
+// phase.
 type plan struct {
 	candidates int
+	behaviours []behaviour
 	calls      callProfile
 	events     []event
 }
 
 // callProfile gives the probability of each per-call fault, for every call
-// of the fault phase.
+// of the fault phase. edgeResponse is the share of the delayed answers
+// held until the instant before their caller's deadline: the longest a
+// client can wait for an answer it still takes, and so the one that most
+// punishes a client measuring its lease from the answer.
 type callProfile struct {
-	delay, err, dropRequest, dropResponse, responseDelay float64
-	maxDelay, maxResponseDelay                           time.Duration
+	delay, err, dropRequest, dropResponse, responseDelay, edgeResponse float64
+	maxDelay, maxResponseDelay                                         time.Duration
 }
 
 func newPlan(seed uint64, cfg SafetyConfig) plan {
@@ -122,18 +129,31 @@ func newPlan(seed uint64, cfg SafetyConfig) plan {
 			}
 		}
 	}
+	p.behaviours = newBehaviours(seed, p.candidates)
+	if p.calls.responseDelay > 0 {
+		edge := rand.New(rand.NewPCG(seed, saltBehave+1))
+		if edge.Float64() < 0.5 {
+			p.calls.edgeResponse = 0.1 + 0.4*edge.Float64()
+		}
+	}
 	return p.withJumps(rng, cfg, ttls, on)
 }
 
 // withJumps adds forward jumps of the server clock, each at most
-// MaxClockJump and more than a TTL after the last, so that no lease sees
-// more than one: a server clock running up to MaxClockJump/TTL fast.
+// MaxClockJump and more than a lease after the last, so that no lease
+// sees more than one: a server clock running up to MaxClockJump/TTL fast.
+// Half of them are exactly MaxClockJump, all that a lease can lose and
+// stay safe: a client that gives up even a nanosecond less is caught
+// whenever such a lease is checked.
 func (p plan) withJumps(rng *rand.Rand, cfg SafetyConfig, ttls func(lo, hi float64) time.Duration, on func(float64) bool) plan {
 	if cfg.MaxClockJump <= 0 || !on(0.6) {
 		return p
 	}
 	for t := ttls(0.2, 1.5); t < cfg.FaultPhase; t += cfg.serverTTL() + ttls(0.01, 1.5) {
-		j := 1 + time.Duration(rng.Int64N(int64(cfg.MaxClockJump)))
+		j := cfg.MaxClockJump
+		if !on(0.5) {
+			j = 1 + time.Duration(rng.Int64N(int64(cfg.MaxClockJump)))
+		}
 		p.events = append(p.events, event{at: t, what: "jump", slot: j, do: func(r *run) { r.jump(j) }})
 	}
 	return p
@@ -190,13 +210,15 @@ func (r *run) callFault(c qqtest.Call) qqtest.Fault {
 // checkedStub is the stub a candidate gets: the server's in-process stub,
 // plus a delay on the way back for some answers (the fault function can
 // only delay requests), plus a check that the candidate asks for the
-// configured lock under its own ID.
+// configured lock under its own ID, plus a look at the candidate's
+// leadership from inside each of its releases.
 type checkedStub struct {
 	r      *run
 	cand   int
 	id     string
 	idHash uint64
 	inner  pb.LeaderElectionServiceClient
+	inc    *incarnation
 	n      [3]atomic.Uint64 // answers so far, per method
 }
 
@@ -220,7 +242,15 @@ func (s *checkedStub) KeepAlive(ctx context.Context, in *pb.KeepAliveRequest, op
 
 func (s *checkedStub) ReleaseLock(ctx context.Context, in *pb.ReleaseLockRequest, opts ...grpc.CallOption) (*pb.ReleaseLockResponse, error) {
 	s.check(in.GetService(), in.GetDomain(), in.GetClientId())
+	// In this order, which read counts on: a release counted as started
+	// is already counted in flight.
+	s.r.releasesInFlight.Add(1)
+	s.r.releasesStarted.Add(1)
 	resp, err := s.inner.ReleaseLock(ctx, in, opts...)
+	// The server has had the release, or never will: either way a
+	// candidate that still reports leadership must still hold the lock.
+	s.r.releaseSample(s.inc)
+	s.r.releasesInFlight.Add(-1)
 	return answer(ctx, s, stubRelease, resp, err)
 }
 
@@ -256,7 +286,17 @@ func answer[T any](ctx context.Context, s *checkedStub, method int, resp T, err 
 		return resp, nil
 	}
 	delay := time.Duration(d.float() * float64(prof.maxResponseDelay))
-	s.r.count(func(c *FaultCounts) { c.ResponseDelays++ })
+	edge := false
+	if deadline, ok := ctx.Deadline(); ok && d.float() < prof.edgeResponse {
+		// Answered at the last instant the caller still takes it.
+		delay, edge = max(time.Until(deadline)-time.Nanosecond, 0), true
+	}
+	s.r.count(func(c *FaultCounts) {
+		c.ResponseDelays++
+		if edge {
+			c.EdgeResponses++
+		}
+	})
 	s.r.logf("%s answer of call #%d (method %d) delayed %v", s.id, n, method, delay)
 	t := time.NewTimer(delay)
 	defer t.Stop()

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -9,13 +10,18 @@ import (
 
 // A seed always draws the same plan, and plans keep to the assumptions
 // docs/safety.md states: one server-wide episode at a time, all within the
-// fault phase; clock jumps of at most MaxClockJump, more than a lease apart.
+// fault phase; clock jumps of at most MaxClockJump, more than a lease apart,
+// and many of exactly MaxClockJump; candidates that release, close and Run.
 func TestPlanIsDeterministicAndWithinAssumptions(t *testing.T) {
 	cfg := SafetyConfig{}.WithDefaults()
-	differ := 0
+	if cfg.MaxClockJump != 120*time.Millisecond {
+		t.Fatalf("MaxClockJump defaults to %v; want the client's 1%% of 2s plus 100ms", cfg.MaxClockJump)
+	}
+	differ, edgeJumps, runs, releasing, closing := 0, 0, 0, 0, 0
 	for seed := uint64(1); seed <= 500; seed++ {
 		a, b := newPlan(seed, cfg), newPlan(seed, cfg)
-		if a.candidates != b.candidates || a.calls != b.calls || len(a.events) != len(b.events) {
+		if a.candidates != b.candidates || a.calls != b.calls || len(a.events) != len(b.events) ||
+			!slices.Equal(a.behaviours, b.behaviours) || len(a.behaviours) != a.candidates {
 			t.Fatalf("seed %d: two draws differ: %+v / %+v", seed, a, b)
 		}
 		for i := range a.events {
@@ -51,8 +57,25 @@ func TestPlanIsDeterministicAndWithinAssumptions(t *testing.T) {
 					t.Fatalf("seed %d: jump of %v at %v, %v after the last", seed, e.slot, e.at, e.at-lastJump)
 				}
 				lastJump = e.at
+				if e.slot == cfg.MaxClockJump {
+					edgeJumps++
+				}
 			}
 		}
+		for _, b := range a.behaviours {
+			if b.run {
+				runs++
+			}
+			if b.release > 0 {
+				releasing++
+			}
+			if b.close > 0 {
+				closing++
+			}
+		}
+	}
+	if edgeJumps < 200 || runs < 200 || releasing < 200 || closing < 200 {
+		t.Fatalf("in 500 plans: %d jumps of exactly MaxClockJump, %d candidates that Run, %d that release, %d that close", edgeJumps, runs, releasing, closing)
 	}
 	if differ < 250 {
 		t.Fatalf("only %d of 500 consecutive seeds draw different plans", differ)

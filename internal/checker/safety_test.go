@@ -31,8 +31,8 @@ func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 		cfg   checker.SafetyConfig
 		seeds uint64
 	}{
-		{"defaults", checker.SafetyConfig{}, 60},
-		{"fractional TTL, two candidates", checker.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 30},
+		{"defaults", checker.SafetyConfig{}, 200},
+		{"fractional TTL, two candidates", checker.SafetyConfig{TTL: 1500 * time.Millisecond, MinCandidates: 2, MaxCandidates: 2}, 50},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg.WithDefaults()
@@ -53,6 +53,46 @@ func TestSafetyCheckerPassesCarefulClient(t *testing.T) {
 			if changes == 0 || led == 0 {
 				t.Fatalf("no leadership changes (%d) or no leader samples (%d) in %d schedules", changes, led, tc.seeds)
 			}
+		})
+	}
+}
+
+// The careful client with one mistake each is caught within a few seeds,
+// by the check meant for that mistake: the faults reach the edge of what a
+// correct client must absorb, and the checker looks where the mistake
+// shows.
+func TestSafetyCheckerCatchesCarefulClientMistakes(t *testing.T) {
+	cfg := checker.SafetyConfig{}.WithDefaults()
+	driftOnly := time.Duration(0) // gives the whole margin up to clock jumps
+	for _, tc := range []struct {
+		name  string
+		build func(c *carefulCandidate)
+		check string
+		what  string
+	}{
+		{"no margin", func(c *carefulCandidate) { c.margin = &driftOnly }, "e", "trusts its lease for"},
+		{"lead context outlives the lease", func(c *carefulCandidate) { c.lazyLead = true }, "a", "the context Run gave lead is still live"},
+		{"leadership ends after the release", func(c *carefulCandidate) { c.lateRelease = true }, "a", "while its ReleaseLock is in flight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 20; seed++ {
+				rep, err := playSchedule(t, seed, cfg, func(id string, stub pb.LeaderElectionServiceClient) (checker.Candidate, error) {
+					c := &carefulCandidate{stub: stub, id: id, cfg: cfg}
+					tc.build(c)
+					return c, nil
+				})
+				if err == nil {
+					continue
+				}
+				for _, v := range rep.Violations {
+					if v.Check == tc.check && strings.Contains(v.What, tc.what) {
+						t.Logf("caught at seed %d: %v", seed, v)
+						return
+					}
+				}
+				t.Fatalf("seed %d: no violation of (%s) about %q in %v", seed, tc.check, tc.what, rep.Violations)
+			}
+			t.Fatal("passed 20 seeds")
 		})
 	}
 }
@@ -158,14 +198,25 @@ func TestRunScheduleLogsTimeline(t *testing.T) {
 	}
 }
 
-// carefulCandidate is a minimal client that keeps to docs/safety.md.
+// carefulCandidate is a minimal client that keeps to docs/safety.md. It
+// reports its remaining lease and can Run, so that the checker's reads of
+// both are shown to raise no false alarm either.
 type carefulCandidate struct {
 	stub pb.LeaderElectionServiceClient
 	id   string
 	cfg  checker.SafetyConfig
+	// Mistakes, for the tests that show the checker catches them: keep
+	// only this much of each lease's margin; keep a lead context live past
+	// the deadline, ending it only when told the lock is gone; give
+	// leadership up only once the release has been answered.
+	margin      *time.Duration
+	lazyLead    bool
+	lateRelease bool
 
 	mu       sync.Mutex
 	deadline time.Time // leads until then
+	epoch    int       // bumped whenever leadership is given up or lost
+	endLead  context.CancelFunc
 	stop     context.CancelFunc
 	done     chan struct{}
 }
@@ -174,13 +225,25 @@ func (c *carefulCandidate) wireTTL() int32 {
 	return int32((c.cfg.TTL + time.Second - 1) / time.Second)
 }
 
+// now returns the epoch, for a grant of a call sent now.
+func (c *carefulCandidate) now() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch
+}
+
 // grant extends the lease to what a grant of a request sent at sent
 // allows: the TTL from the send time, less 1% and 100ms. Any grant is the
-// server's word that it held the lock for us from some instant after sent.
-func (c *carefulCandidate) grant(sent time.Time) {
-	d := sent.Add(c.cfg.TTL - c.cfg.TTL/100 - 100*time.Millisecond)
+// server's word that it held the lock for us from some instant after sent,
+// unless we gave the lock up since (the epoch moved).
+func (c *carefulCandidate) grant(sent time.Time, epoch int) {
+	margin := 100 * time.Millisecond
+	if c.margin != nil {
+		margin = *c.margin
+	}
+	d := sent.Add(c.cfg.TTL - c.cfg.TTL/100 - margin)
 	c.mu.Lock()
-	if d.After(c.deadline) {
+	if epoch == c.epoch && d.After(c.deadline) {
 		c.deadline = d
 	}
 	c.mu.Unlock()
@@ -189,13 +252,17 @@ func (c *carefulCandidate) grant(sent time.Time) {
 func (c *carefulCandidate) lose() {
 	c.mu.Lock()
 	c.deadline = time.Time{}
+	c.epoch++
+	if c.endLead != nil {
+		c.endLead()
+	}
 	c.mu.Unlock()
 }
 
 func (c *carefulCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	sent := time.Now()
+	sent, epoch := time.Now(), c.now()
 	resp, err := c.stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{
 		Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id, Ttl: c.wireTTL(),
 	})
@@ -203,7 +270,7 @@ func (c *carefulCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
 		return c.IsLeader(), err
 	}
 	if resp.GetIsLeader() {
-		c.grant(sent)
+		c.grant(sent, epoch)
 	}
 	return c.IsLeader(), nil
 }
@@ -220,6 +287,17 @@ func (c *carefulCandidate) StartKeepAlive(ctx context.Context) error {
 	return nil
 }
 
+func (c *carefulCandidate) stopKeepAlive() {
+	c.mu.Lock()
+	stop, done := c.stop, c.done
+	c.stop = nil
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+}
+
 func (c *carefulCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	wait := c.cfg.TTL / 3
@@ -232,7 +310,7 @@ func (c *carefulCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 		case <-t.C:
 		}
 		callCtx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-		sent := time.Now()
+		sent, epoch := time.Now(), c.now()
 		resp, err := c.stub.KeepAlive(callCtx, &pb.KeepAliveRequest{
 			Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id, Ttl: c.wireTTL(),
 		})
@@ -241,7 +319,7 @@ func (c *carefulCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 		case err != nil:
 			wait = 100 * time.Millisecond // the lease runs on; retry soon
 		case resp.GetLeaseLength().AsDuration() >= c.cfg.TTL:
-			c.grant(sent)
+			c.grant(sent, epoch)
 			wait = c.cfg.TTL / 3
 		default:
 			c.lose()
@@ -250,21 +328,85 @@ func (c *carefulCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 	}
 }
 
-func (c *carefulCandidate) IsLeader() bool {
+func (c *carefulCandidate) IsLeader() bool { return c.GetRemainingLease() > 0 }
+
+func (c *carefulCandidate) GetRemainingLease() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Now().Before(c.deadline)
+	return max(time.Until(c.deadline), 0)
+}
+
+// ReleaseLock gives leadership up, keep-alive included, before it sends
+// the release.
+func (c *carefulCandidate) ReleaseLock(ctx context.Context) error {
+	c.stopKeepAlive()
+	if !c.lateRelease {
+		c.lose()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	_, err := c.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{Service: c.cfg.Service, Domain: c.cfg.Domain, ClientId: c.id})
+	c.lose()
+	return err
+}
+
+// Run campaigns every 200ms and runs lead while leading, with a context
+// that ends at the lease's deadline or when leadership is lost; then it
+// releases the lock and campaigns again, until ctx ends.
+func (c *carefulCandidate) Run(ctx context.Context, lead func(context.Context)) error {
+	for {
+		for !c.IsLeader() {
+			if ok, _ := c.TryAcquireLock(ctx); ok {
+				break
+			}
+			t := time.NewTimer(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		_ = c.StartKeepAlive(context.WithoutCancel(ctx))
+		leading, cancel := context.WithCancel(ctx)
+		c.mu.Lock()
+		c.endLead = cancel
+		c.mu.Unlock()
+		watched := make(chan struct{})
+		go func() { // ends leading at the deadline, wherever it has moved
+			defer close(watched)
+			for {
+				left := c.GetRemainingLease()
+				if c.lazyLead {
+					left = time.Hour // ended by lose() alone
+				}
+				if left <= 0 {
+					cancel()
+					return
+				}
+				t := time.NewTimer(left)
+				select {
+				case <-leading.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		lead(leading)
+		cancel()
+		<-watched
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RequestTimeout)
+		_ = c.ReleaseLock(rctx)
+		rcancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 }
 
 func (c *carefulCandidate) Close() error {
-	c.mu.Lock()
-	stop, done := c.stop, c.done
-	c.stop = nil
-	c.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
+	c.stopKeepAlive()
 	c.lose()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RequestTimeout)
 	defer cancel()
@@ -299,6 +441,7 @@ func (f *fakeCandidate) TryAcquireLock(ctx context.Context) (bool, error) {
 }
 
 func (f *fakeCandidate) StartKeepAlive(context.Context) error { return nil }
+func (f *fakeCandidate) ReleaseLock(context.Context) error    { return nil }
 func (f *fakeCandidate) IsLeader() bool                       { return f.leads }
 func (f *fakeCandidate) Close() error {
 	if f.hangs != nil {
