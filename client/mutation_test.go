@@ -41,14 +41,14 @@ func newMutantKiller(t *testing.T, srv *qqtest.Server, id string, ttl time.Durat
 // a test when it has seen n of them.
 type callTimes struct {
 	mu     sync.Mutex
-	method string
+	method qqtest.Method
 	at     []time.Time
 	n      int
 	enough chan struct{}
 	code   codes.Code // the fault every recorded call gets
 }
 
-func newCallTimes(method string, n int, code codes.Code) *callTimes {
+func newCallTimes(method qqtest.Method, n int, code codes.Code) *callTimes {
 	return &callTimes{method: method, n: n, enough: make(chan struct{}), code: code}
 }
 
