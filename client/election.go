@@ -89,7 +89,7 @@ type election struct {
 	// lifetime is cancelled by Close, cancelling every release in flight.
 	lifetime context.Context
 	endLife  context.CancelFunc
-	// renewals counts keep-alive renewals running on timer goroutines,
+	// renewals counts the keep-alive goroutines running (renewLoop),
 	// which Close waits for.
 	renewals sync.WaitGroup
 }

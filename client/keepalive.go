@@ -10,8 +10,12 @@ import (
 )
 
 // keepAlive is the record of a running keep-alive: when the next renewal is
-// due and how long to back off after failures. Its timer calls renew on a
-// goroutine of its own, which also makes the call.
+// due and how long to back off after failures. One goroutine per running
+// keep-alive (renewLoop) waits for its timer and makes every renewal, so
+// the stack it grows through gRPC on the first renewal is reused by the
+// next ones instead of being grown again on a fresh timer goroutine each
+// time (docs/performance.md). It ends with ctx, which stopKeepAlive
+// cancels; an election that does not renew has none.
 type keepAlive struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -63,8 +67,12 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 		rng: e.rng,
 	}
 	ka.ctx, ka.cancel = context.WithCancel(ctx)
-	ka.timer = time.AfterFunc(time.Hour, func() { e.renew(ka) })
+	// A channel timer (Go 1.23 semantics): Reset and Stop discard a value
+	// not yet received, so the loop never sees a stale expiry.
+	ka.timer = time.NewTimer(time.Hour)
 	ka.timer.Stop()
+	e.renewals.Add(1) // Close waits for the loop to end
+	go e.renewLoop(ka)
 	// Keep-alive ends with its context, as StopKeepAlive would end it. The
 	// registration goes when ka.ctx ends, which stopKeepAlive ensures.
 	context.AfterFunc(ka.ctx, func() {
@@ -102,8 +110,22 @@ func (e *election) stopKeepAlive() {
 	ka.timer.Stop()
 }
 
-// renew runs on ka's timer goroutine: it sends KeepAlive when the renewal
-// is due.
+// renewLoop is ka's goroutine: it renews each time ka's timer fires, until
+// ka ends. It holds e.mu only inside renew, never while it waits.
+func (e *election) renewLoop(ka *keepAlive) {
+	defer e.renewals.Done()
+	for {
+		select {
+		case <-ka.timer.C:
+			e.renew(ka)
+		case <-ka.ctx.Done():
+			return
+		}
+	}
+}
+
+// renew runs on ka's goroutine: it sends KeepAlive when the renewal is
+// due.
 func (e *election) renew(ka *keepAlive) {
 	e.mu.Lock()
 	if e.keepAlive != ka || e.m.State() != fsm.Leader {
@@ -112,8 +134,6 @@ func (e *election) renew(ka *keepAlive) {
 		e.unlock()
 		return
 	}
-	e.renewals.Add(1)
-	defer e.renewals.Done()
 	e.fire(fsm.Refresh, nil)
 	e.runCall(ka.ctx, ka, e.rpc.KeepAlive, e.snap.Load().deadline)
 }
