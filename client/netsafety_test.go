@@ -43,8 +43,8 @@ func netCandidate(id, addr string) (checker.Candidate, error) {
 }
 
 // runNetSchedules plays n schedules from seed, parallel at a time, and
-// returns the reports; stop ends early at the first report it returns
-// true for.
+// returns the reports; stop, called with each report in turn (never two
+// at once), ends the run early when it returns true.
 func runNetSchedules(t *testing.T, seed uint64, n, parallel int, cfg checker.NetConfig, newCandidate checker.NewNetCandidate, stop func(checker.Report, error) bool) []checker.Report {
 	var (
 		mu      sync.Mutex
@@ -65,10 +65,10 @@ func runNetSchedules(t *testing.T, seed uint64, n, parallel int, cfg checker.Net
 				rep, err := checker.RunNetSchedule(seed+uint64(i), cfg, newCandidate)
 				mu.Lock()
 				reps = append(reps, rep)
-				mu.Unlock()
 				if stop(rep, err) {
 					stopped.Store(true)
 				}
+				mu.Unlock()
 			}
 		}()
 	}
