@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"sync"
@@ -146,6 +147,55 @@ func (s sharedConnCandidate) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// lateLeadCandidate is a broken client for the network mode: the context
+// its Run hands the lead function ends lateBy after leadership does, as a
+// client whose expiry does not reach the lead context would.
+type lateLeadCandidate struct {
+	*client.QuorumQuestClient
+	lateBy time.Duration
+}
+
+func (c lateLeadCandidate) Run(ctx context.Context, lead func(context.Context)) error {
+	return c.QuorumQuestClient.Run(ctx, func(lctx context.Context) {
+		late, cancel := context.WithCancel(context.WithoutCancel(lctx))
+		defer cancel()
+		stop := context.AfterFunc(lctx, func() { time.AfterFunc(c.lateBy, cancel) })
+		defer stop()
+		lead(late)
+	})
+}
+
+// TestSafetyNetCatchesLateLeadContexts proves the network mode's safety
+// checks can fail a client in real time: a lead context that outlives
+// leadership by 300 ms, well beyond the 120 ms between a correct client's
+// deadline and the server's expiry, is caught by check (a) within three
+// seeds.
+func TestSafetyNetCatchesLateLeadContexts(t *testing.T) {
+	t.Parallel()
+	cfg := netConfig()
+	late := func(id, addr string) (checker.Candidate, error) {
+		q, err := client.NewQuorumQuestClient(cfg.Service, cfg.Domain, cfg.TTL, addr, client.WithClientID(id))
+		if err != nil {
+			return nil, err
+		}
+		return lateLeadCandidate{q, 300 * time.Millisecond}, nil
+	}
+	var caught []string
+	runNetSchedules(t, 1, 3, 3, cfg, late, func(rep checker.Report, err error) bool {
+		for _, v := range rep.Violations {
+			if v.Check == "a" {
+				caught = append(caught, fmt.Sprintf("seed %d: %s", rep.Seed, v))
+				return true
+			}
+		}
+		return false
+	})
+	if len(caught) == 0 {
+		t.Fatal("the network mode passed a client whose lead context outlives leadership by 300ms, on 3 seeds")
+	}
+	t.Logf("caught: %s", caught[0])
 }
 
 // TestSafetyNetCatchesUnreplacedConnections proves the network mode can
