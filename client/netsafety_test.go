@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,7 +109,9 @@ func TestSafetyNetSchedules(t *testing.T) {
 		worst, worstBound, starved, longest       time.Duration
 		worstSeed                                 uint64
 	)
+	var recoveries []time.Duration
 	for _, r := range reps {
+		recoveries = append(recoveries, r.Recovery)
 		tot = tot.Add(r.Faults)
 		samples += r.Samples
 		multi += r.MultiClaimSamples
@@ -129,6 +133,9 @@ func TestSafetyNetSchedules(t *testing.T) {
 	t.Logf("%d network schedules (seeds %d..%d) in %v, %d at once: %d samples (%d with two claims), %d leadership changes, %d violations, %d excused; worst recovery %v (seed %d, its bound %v); the process starved %v in all, longest pause %v",
 		len(reps), *netSeed, *netSeed+uint64(len(reps))-1, time.Since(start).Round(time.Millisecond), *netParallel,
 		samples, multi, changes, violate, excused, worst, worstSeed, worstBound, starved, longest)
+	slices.Sort(recoveries)
+	rank := func(q float64) time.Duration { return recoveries[max(0, int(math.Ceil(q*float64(len(recoveries))))-1)] }
+	t.Logf("recovery after healing: p50 %v, p99 %v, max %v", rank(0.5), rank(0.99), rank(1))
 	t.Logf("faults: %d resets, %d silences, %d stalls, %d server restarts, %d handovers", tot.ConnResets, tot.ConnSilences, tot.ConnStalls, tot.ServerRestarts, tot.Handovers)
 }
 
