@@ -394,7 +394,7 @@ func (r *netRun) excuse(check, format string, args ...any) {
 
 func (r *netRun) play(newCandidate NewNetCandidate) Report {
 	r.store = qqtest.NewUnstartedServer()
-	srv, err := testutil.StartTCPServer(r.store, "127.0.0.1:0")
+	srv, err := startBelowEphemeral(r.store)
 	if err != nil {
 		r.violate("setup", "starting the server: %v", err)
 		return r.report()
@@ -457,6 +457,24 @@ func (r *netRun) play(newCandidate NewNetCandidate) Report {
 	r.rep.Calls = r.store.Calls()
 	r.mu.Unlock()
 	return r.report()
+}
+
+// startBelowEphemeral serves store on a loopback port below Linux's
+// ephemeral range (32768 and up by default). A restart gives the port up
+// for a while; one from the ephemeral range may meanwhile become the
+// source port of any outgoing loopback connection (every client here
+// makes them), and the restart would then fail for no fault of the client.
+func startBelowEphemeral(store *qqtest.Server) (*testutil.TCPServer, error) {
+	const lo, hi = 20000, 32768
+	var err error
+	for range 100 {
+		port := lo + rand.IntN(hi-lo) // not a seeded stream: the plan's stay untouched
+		var srv *testutil.TCPServer
+		if srv, err = testutil.StartTCPServer(store, fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			return srv, nil
+		}
+	}
+	return nil, fmt.Errorf("no free loopback port in [%d, %d): %w", lo, hi, err)
 }
 
 // build makes candidate i, dialling addr.
@@ -719,14 +737,17 @@ func (r *netRun) judge(hist []qqtest.Tenure) {
 }
 
 // tenureOf returns the tenure of id in hist that covers [before, after]:
-// started no later than after, ended later than before.
+// started no later than after, ended later than before. Of two (a release
+// and a new grant inside one reading), the later-ending one.
 func tenureOf(hist []qqtest.Tenure, id string, before, after time.Time) (qqtest.Tenure, bool) {
+	var found qqtest.Tenure
+	ok := false
 	for _, t := range hist {
-		if t.ClientID == id && !t.Start.After(after) && t.End.After(before) {
-			return t, true
+		if t.ClientID == id && !t.Start.After(after) && t.End.After(before) && (!ok || t.End.After(found.End)) {
+			found, ok = t, true
 		}
 	}
-	return qqtest.Tenure{}, false
+	return found, ok
 }
 
 func (r *netRun) judgeRecord(all []qqtest.Tenure) {
