@@ -21,3 +21,10 @@ func BenchmarkCalls(b *testing.B) {
 		b.Run(bm.Name+"/metrics", func(b *testing.B) { bm.Metrics(b, l) })
 	}
 }
+
+// The client's own cost per call, against a server that answers at once:
+// what the loopback figures above hide in the round trip's noise.
+func BenchmarkOverhead(b *testing.B) {
+	b.Run("TryAcquireLock", benchmark.OverheadTryAcquireLock)
+	b.Run("KeepAlive", benchmark.OverheadKeepAlive)
+}

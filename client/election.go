@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
@@ -35,11 +34,15 @@ type election struct {
 	keepAliveFor time.Duration // keep-alive interval, before jitter
 	closeTimeout time.Duration
 	logger       *slog.Logger
-	observers    []observe.Observer // see observe.go
+	// silent is set when logger discards everything (the default): the
+	// transitions are then not noted for it, which cost two allocations
+	// per transition (docs/performance.md).
+	silent    bool
+	observers []observe.Observer // see observe.go
 
 	// snap is what the election publishes after every transition; the
 	// facade's readers load it and never take the mutex.
-	snap atomic.Pointer[snapshot]
+	snap published
 
 	mu     sync.Mutex
 	m      *fsm.Machine
@@ -49,11 +52,15 @@ type election struct {
 	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
 	// result from any other call is stale and dropped.
 	call *call
-	// lastCall is closed when the most recently started call of any kind
-	// has returned. Each call waits for its predecessor, so the server sees
-	// a client's calls in the order the client made them: a release can
-	// never overtake the acquisition before it, nor the reverse.
-	lastCall  chan struct{}
+	// sending is the call being sent, which scope and callTimer serve
+	// (callcontext.go); unlike call, it stays set when the call is
+	// abandoned, until the call returns.
+	sending   *call
+	scope     context.Context
+	endScope  context.CancelCauseFunc
+	callTimer *time.Timer
+	// turns orders the calls of every kind (turns.go).
+	turns     turns
 	keepAlive *keepAlive // nil when keep-alive is not running
 	// mayHold is whether the server may hold the lock for this client: set
 	// when a TryAcquireLock or KeepAlive is sent, cleared only by a definite
@@ -90,9 +97,16 @@ type election struct {
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
 // callers waiting for its outcome besides the one that started it.
 type call struct {
-	cancel  context.CancelFunc
+	ctx     callContext
+	renewal *keepAlive // the keep-alive that sent it; nil for TryAcquireLock
 	waiters []chan acquireReply
 	ended   error // why endCall abandoned it, for the caller that started it
+	// stopCaller unregisters the caller's context from ending the call.
+	stopCaller func() bool
+	// cancelled is set when the call is cancelled before it is sent; wake,
+	// made only when the call has to wait for its turn, is then closed.
+	cancelled bool
+	wake      chan struct{}
 }
 
 // logEntry is one diagnostic for the user's logger, noted under e.mu.
@@ -109,13 +123,6 @@ type acquireReply struct {
 	err     error
 }
 
-// snapshot is what the election publishes after every transition: readers
-// never touch the machine.
-type snapshot struct {
-	state    State
-	deadline time.Time // local end of the lease; meaningful while leading
-}
-
 // newElection returns a follower's election for the lock rpc calls, with
 // the settings of cfg it needs.
 func newElection(rpc *transport.Transport, cfg *config) *election {
@@ -124,16 +131,18 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		keepAliveFor: cfg.keepAliveInterval,
 		closeTimeout: cfg.closeTimeout,
 		logger:       cfg.logger,
+		silent:       cfg.logger.Handler() == slog.DiscardHandler,
 		observers:    cfg.observers,
 		m:            fsm.New(),
-		lastCall:     make(chan struct{}),
 		rng:          rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
 		watchers:     map[*watcher]struct{}{},
 	}
-	e.snap.Store(&snapshot{state: StateFollower})
-	close(e.lastCall)
+	e.snap.init(snapshot{state: StateFollower})
 	e.expiry = time.AfterFunc(time.Hour, e.expire)
 	e.expiry.Stop()
+	e.scope, e.endScope = context.WithCancelCause(context.Background())
+	e.callTimer = time.AfterFunc(time.Hour, e.callTimedOut)
+	e.callTimer.Stop()
 	e.lifetime, e.endLife = context.WithCancel(context.Background())
 	for _, h := range cfg.hooks {
 		e.hooks = append(e.hooks, startHook(h, cfg.logger))
@@ -160,7 +169,7 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 		}
 	}
 	e.fire(fsm.Acquire, nil)
-	r := e.runCall(ctx, e.rpc.TryAcquire, time.Time{})
+	r := e.runCall(ctx, nil, e.rpc.TryAcquire, time.Time{})
 	if r.err != nil && ctx.Err() != nil {
 		// The call failed because ctx ended: say so in terms of ctx.
 		r.err = fmt.Errorf("%w: %w", ctx.Err(), r.err)
@@ -170,34 +179,65 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 
 // runCall sends TryAcquireLock or KeepAlive (do) as the call in flight, on
 // the calling goroutine once every earlier call has returned, and feeds its
-// result to the machine. It is entered with e.mu held and returns with it
-// released.
-func (e *election) runCall(ctx context.Context, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cl := &call{cancel: cancel}
+// result to the machine. ctx is the caller's (renewal, for keep-alive's
+// renewals, the keep-alive). It is entered with e.mu held and returns with
+// it released.
+func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
+	cl := &call{renewal: renewal}
 	e.call = cl
 	e.sends++
 	e.mayHold = true // from here the server may grant, whatever we hear
-	prev, done := e.enqueue()
 	// What was noted so far is logged with the outcome, once the call is
 	// over: a logger that blocks then delays no call queued behind this
 	// one, and one that calls TryAcquireLock waits for no outcome but its
 	// own.
 	logs := e.logs
 	e.logs = nil
+	holds := true
+	if wait := e.turns.take(); wait != nil { // an earlier call is still out
+		cl.wake = make(chan struct{})
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-cl.wake:
+		case <-ctx.Done():
+		}
+		e.mu.Lock()
+		holds = e.turns.leave(wait)
+		if cl != e.call { // abandoned while it waited: never sent
+			if holds {
+				e.turns.done()
+			}
+			e.logs = append(logs, e.logs...)
+			defer e.unlock()
+			return acquireReply{leading: e.isLeader(), err: cl.ended}
+		}
+	}
+	var callCtx context.Context = &cl.ctx
+	if holds {
+		// armCall ends the call at once if it was cancelled or ctx has
+		// ended, and do then fails fast with the reason.
+		e.armCall(cl, ctx, before)
+	} else {
+		// Cancelled, or ctx ended, while an earlier call is still out: fail
+		// at once with the reason, out of turn but without reaching the
+		// server, rather than wait. The result still reaches the machine.
+		callCtx = ctx
+		if ctx.Err() == nil {
+			callCtx = cancelled
+		}
+	}
 	e.mu.Unlock()
 
-	select {
-	case <-prev:
-	case <-ctx.Done():
-	}
-	res := do(ctx, before)
-	close(done)
+	res := do(callCtx, before)
 
 	e.mu.Lock()
 	e.logs = append(logs, e.logs...)
 	defer e.unlock()
+	if holds {
+		e.turns.done()
+		e.disarmCall(cl)
+	}
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
@@ -206,12 +246,33 @@ func (e *election) runCall(ctx context.Context, do func(context.Context, time.Ti
 	return e.finishCall(res)
 }
 
-// enqueue takes the next place in the order of calls: prev is closed when
-// the previous call has returned; the caller closes done when its own has.
-func (e *election) enqueue() (prev <-chan struct{}, done chan struct{}) {
-	prev, done = e.lastCall, make(chan struct{})
-	e.lastCall = done
-	return prev, done
+// cancelled is a context that has ended, for calls that must fail at once.
+var cancelled = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// inTurn sends a release (do) once given the turn that take returned as
+// wait, or at once, out of turn, when ctx ends first: it then fails fast.
+func (e *election) inTurn(ctx context.Context, wait chan struct{}, do func(context.Context) error) error {
+	holds := true
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+		}
+		e.mu.Lock()
+		holds = e.turns.leave(wait)
+		e.mu.Unlock()
+	}
+	err := do(ctx)
+	if holds {
+		e.mu.Lock()
+		e.turns.done()
+		e.mu.Unlock()
+	}
+	return err
 }
 
 // finishCall feeds the call in flight's result to the machine and answers
@@ -258,7 +319,7 @@ func (e *election) endCall(err error) {
 	if e.call == nil {
 		return
 	}
-	e.call.cancel()
+	e.cancelCall(e.call, context.Canceled)
 	e.call.ended = err
 	for _, w := range e.call.waiters {
 		w <- acquireReply{leading: false, err: err}
@@ -277,21 +338,16 @@ func (e *election) release(ctx context.Context) error {
 		e.endCall(nil)
 		e.fire(fsm.Release, nil)
 	}
-	prev, done := e.enqueue()
+	wait := e.turns.take()
 	sent := e.sends
 	e.unlock()
-	defer close(done)
 
 	// The caller's context may never end: Close must still be able to cut
 	// the release short.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(e.lifetime, cancel)()
-	select {
-	case <-prev:
-	case <-ctx.Done():
-	}
-	if err := e.rpc.Release(ctx); err != nil {
+	if err := e.inTurn(ctx, wait, e.rpc.Release); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
 	e.mu.Lock()
@@ -326,7 +382,7 @@ func (e *election) remainingLease() time.Duration {
 func (e *election) state() State { return e.snap.Load().state }
 
 func (e *election) setDeadline(d time.Time) {
-	e.snap.Store(&snapshot{state: e.m.State(), deadline: d})
+	e.snap.Store(snapshot{state: e.m.State(), deadline: d})
 	e.expiry.Reset(time.Until(d))
 }
 
@@ -359,9 +415,12 @@ func (e *election) fire(ev fsm.Event, cause error) {
 		e.expiry.Stop()
 		e.stopKeepAlive()
 	}
-	e.snap.Store(&snapshot{state: ch.To, deadline: deadline})
+	e.snap.Store(snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, At: time.Now(), Err: ch.Cause}
-	e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &t})
+	if !e.silent {
+		nt := t // t itself must not escape: it would be allocated every time
+		e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &nt})
+	}
 	if ch.From.Leading() && !ch.To.Leading() {
 		e.endTenure(t)
 	}
@@ -384,10 +443,11 @@ func (e *election) close() error {
 	e.fire(fsm.Close, nil)
 	e.closed = true
 	e.endLife()
-	var prev <-chan struct{}
-	var done chan struct{}
+	e.callTimer.Stop()
+	e.endScope(ErrClosed) // nothing sends under it any more
+	var wait chan struct{}
 	if wasHolding {
-		prev, done = e.enqueue()
+		wait = e.turns.take()
 	}
 	e.unlock()
 
@@ -395,15 +455,10 @@ func (e *election) close() error {
 	if wasHolding {
 		// Behind the calls just cancelled, and timed from now.
 		ctx, cancel := context.WithTimeout(context.Background(), e.closeTimeout)
-		select {
-		case <-prev:
-		case <-ctx.Done():
-		}
-		if rerr := e.rpc.Release(ctx); rerr != nil {
+		if rerr := e.inTurn(ctx, wait, e.rpc.Release); rerr != nil {
 			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
 		}
 		cancel()
-		close(done)
 	}
 	e.renewals.Wait()
 	e.mu.Lock()

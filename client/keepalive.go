@@ -95,7 +95,10 @@ func (e *election) stopKeepAlive() {
 		return
 	}
 	e.keepAlive = nil
-	ka.cancel() // also cancels a renewal in flight: its context derives from ka.ctx
+	if cl := e.call; cl != nil && cl.renewal == ka {
+		e.cancelCall(cl, context.Canceled)
+	}
+	ka.cancel()
 	ka.timer.Stop()
 }
 
@@ -112,5 +115,5 @@ func (e *election) renew(ka *keepAlive) {
 	e.renewals.Add(1)
 	defer e.renewals.Done()
 	e.fire(fsm.Refresh, nil)
-	e.runCall(ka.ctx, e.rpc.KeepAlive, e.snap.Load().deadline)
+	e.runCall(ka.ctx, ka, e.rpc.KeepAlive, e.snap.Load().deadline)
 }

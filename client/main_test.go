@@ -10,6 +10,7 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/fsm"
+	"github.com/quorum-quest/client-go/internal/benchmark"
 	"go.uber.org/goleak"
 )
 
@@ -28,6 +29,7 @@ func recordTransitions(t client.Transition) {
 }
 
 func TestMain(m *testing.M) {
+	benchmark.ServeIfChild() // the call benchmarks' out-of-process server
 	code := m.Run()
 	if code == 0 && !filtered() {
 		if missing := undriven(); len(missing) > 0 {

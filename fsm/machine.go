@@ -3,6 +3,7 @@ package fsm
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	looplab "github.com/looplab/fsm"
 )
@@ -18,30 +19,27 @@ type Change struct {
 
 // Machine is the election machine: a looplab/fsm instance built from the
 // transition table. It must be owned by a single goroutine.
+//
+// Every transition goes through looplab/fsm's Event, which checks it
+// against the table the instance was built from and moves its state. The
+// instance has no callbacks: Event looks callbacks up in a map up to eight
+// times per transition, which costs a string hash each when the map holds
+// anything and nothing when it is empty, and an Event that returns nil has
+// made the transition anyway (nothing can cancel or defer it), so the
+// change is known without one. Nor does Fire pass Event any arguments,
+// which would cost a slice per transition. (docs/performance.md measures
+// both.)
 type Machine struct {
 	inner *looplab.FSM
-	// last is written by the enter_state callback, the one place looplab/fsm
-	// tells us the transition completed.
-	last Change
 }
 
 // New returns a machine in state Follower.
 func New() *Machine {
-	m := &Machine{}
 	descs := make([]looplab.EventDesc, 0, len(rules))
 	for _, r := range rules {
 		descs = append(descs, looplab.EventDesc{Name: string(r.Event), Src: []string{string(r.From)}, Dst: string(r.To)})
 	}
-	m.inner = looplab.NewFSM(string(Follower), descs, looplab.Callbacks{
-		"enter_state": func(_ context.Context, e *looplab.Event) {
-			var cause error
-			if len(e.Args) > 0 {
-				cause, _ = e.Args[0].(error)
-			}
-			m.last = Change{From: State(e.Src), To: State(e.Dst), Event: Event(e.Event), Cause: cause}
-		},
-	})
-	return m
+	return &Machine{inner: looplab.NewFSM(string(Follower), descs, nil)}
 }
 
 // State returns the current state.
@@ -58,17 +56,23 @@ func (m *Machine) Can(e Event) bool {
 // defined in the current state; the machine is unchanged then.
 func (m *Machine) Fire(e Event, cause error) (Change, error) {
 	from := m.State()
-	if _, ok := next(from, e); !ok {
+	to, ok := next(from, e)
+	if !ok {
 		return Change{}, &TransitionError{State: from, Event: e}
 	}
 	// A background context: looplab/fsm wedges for good if the context it is
 	// given is cancelled during Event.
-	err := m.inner.Event(context.Background(), string(e), cause)
-	var none looplab.NoTransitionError
-	if err != nil && !(errors.As(err, &none) && none.Err == nil) {
-		// The table has no self-transitions and no callback can cancel, so
-		// this is a broken invariant, reported rather than hidden.
-		return Change{}, err
+	if err := m.inner.Event(context.Background(), string(e)); err != nil {
+		// The table has no self-transitions (which looplab/fsm reports as a
+		// NoTransitionError with a nil Err) and the machine no callback that
+		// could cancel, so this is a broken invariant, reported rather than
+		// hidden.
+		if none, ok := errors.AsType[looplab.NoTransitionError](err); !ok || none.Err != nil {
+			return Change{}, err
+		}
 	}
-	return m.last, nil
+	if now := m.State(); now != to {
+		return Change{}, fmt.Errorf("fsm: %s in %s led to %s, the table says %s", e, from, now, to)
+	}
+	return Change{From: from, To: to, Event: e, Cause: cause}, nil
 }

@@ -2,11 +2,14 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
 	"github.com/quorum-quest/client-go/pb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Lock names the lock and the client asking for it.
@@ -31,9 +34,15 @@ type Config struct {
 // Transport makes the calls for one lock and one client. It is safe for
 // concurrent use and holds no state between calls.
 type Transport struct {
-	stub    pb.LeaderElectionServiceClient
-	cfg     Config
-	wireTTL int32
+	stub pb.LeaderElectionServiceClient
+	cfg  Config
+	// The requests never change for a lock and a client, so they are built
+	// once. gRPC only reads a request while marshalling it, which is safe
+	// from several goroutines at once (proto messages are safe for
+	// concurrent reads).
+	tryReq  *pb.TryAcquireLockRequest
+	keepReq *pb.KeepAliveRequest
+	relReq  *pb.ReleaseLockRequest
 }
 
 // Result is the outcome of a TryAcquireLock or KeepAlive call, as an event
@@ -63,15 +72,34 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 	if cfg.Timeout <= 0 {
 		return nil, fmt.Errorf("transport: call timeout %v must be positive", cfg.Timeout)
 	}
-	return &Transport{stub: stub, cfg: cfg, wireTTL: wire}, nil
+	l := cfg.Lock
+	return &Transport{
+		stub: stub, cfg: cfg,
+		tryReq:  &pb.TryAcquireLockRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID, Ttl: wire},
+		keepReq: &pb.KeepAliveRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID, Ttl: wire},
+		relReq:  &pb.ReleaseLockRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID},
+	}, nil
 }
 
-// callContext bounds a call by the configured timeout and, when not zero,
-// by before: a renewal that answers after the lease ended is worthless.
-func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
+// Deadline returns the deadline of a call sent now: the configured timeout
+// from now or, when not zero and sooner, before (a renewal that answers
+// after the lease ended is worthless).
+func (t *Transport) Deadline(before time.Time) time.Time {
 	deadline := time.Now().Add(t.cfg.Timeout)
 	if !before.IsZero() && before.Before(deadline) {
 		deadline = before
+	}
+	return deadline
+}
+
+// callContext bounds a call by Deadline(before). A context that already
+// ends by then is used as it is, without the cost of another layer: a
+// caller that sends many calls can bound them more cheaply than a new
+// context.WithDeadline each (see the client's callcontext.go).
+func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
+	deadline := t.Deadline(before)
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)
 }
@@ -86,15 +114,11 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 	}
 	ctx, cancel := t.callContext(ctx, before)
 	defer cancel()
-	req := &pb.TryAcquireLockRequest{
-		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain,
-		ClientId: t.cfg.Lock.ClientID, Ttl: t.wireTTL,
-	}
 	sent := time.Now()
-	resp, err := t.stub.TryAcquireLock(ctx, req)
+	resp, err := t.stub.TryAcquireLock(ctx, t.tryReq)
 	switch {
 	case err != nil:
-		return failure(sent, "TryAcquireLock", err)
+		return failure(ctx, sent, "TryAcquireLock", err)
 	case !resp.GetIsLeader():
 		return Result{Event: fsm.Denied, Sent: sent, Err: fmt.Errorf("TryAcquireLock: held by another client: %w", ErrNotHolder)}
 	}
@@ -107,14 +131,10 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
 	ctx, cancel := t.callContext(ctx, before)
 	defer cancel()
-	req := &pb.KeepAliveRequest{
-		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain,
-		ClientId: t.cfg.Lock.ClientID, Ttl: t.wireTTL,
-	}
 	sent := time.Now()
-	resp, err := t.stub.KeepAlive(ctx, req)
+	resp, err := t.stub.KeepAlive(ctx, t.keepReq)
 	if err != nil {
-		return failure(sent, "KeepAlive", err)
+		return failure(ctx, sent, "KeepAlive", err)
 	}
 	granted := resp.GetLeaseLength().AsDuration()
 	if granted <= 0 {
@@ -147,16 +167,20 @@ func (r Result) AsOf(now time.Time) Result {
 func (t *Transport) Release(ctx context.Context) error {
 	ctx, cancel := t.callContext(ctx, time.Time{})
 	defer cancel()
-	_, err := t.stub.ReleaseLock(ctx, &pb.ReleaseLockRequest{
-		Service: t.cfg.Lock.Service, Domain: t.cfg.Lock.Domain, ClientId: t.cfg.Lock.ClientID,
-	})
+	_, err := t.stub.ReleaseLock(ctx, t.relReq)
 	if err != nil {
 		return fmt.Errorf("ReleaseLock: %w", err)
 	}
 	return nil
 }
 
-func failure(sent time.Time, method string, err error) Result {
+func failure(ctx context.Context, sent time.Time, method string, err error) Result {
+	if status.Code(err) == codes.Canceled && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		// A context cancelled at its deadline (with the deadline as its
+		// cause) rather than timed out by the context package: gRPC reports
+		// the cancellation, but the call timed out.
+		err = status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+	}
 	err = fmt.Errorf("%s: %w", method, err)
 	if Permanent(err) {
 		return Result{Event: fsm.Denied, Sent: sent, Err: err}

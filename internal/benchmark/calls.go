@@ -14,7 +14,6 @@ import (
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/otelmetrics"
 	"github.com/quorum-quest/client-go/pb"
-	"github.com/quorum-quest/client-go/qqtest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
@@ -32,18 +31,20 @@ type Loopback struct {
 	stop func()
 }
 
-// NewLoopback starts the server and dials it.
+// NewLoopback starts the server in a child process (see StartServer: the
+// binary must call ServeIfChild first), as a real server runs, so that the
+// benchmarks count only the client's CPU and allocations, and dials it.
 func NewLoopback() (*Loopback, error) {
-	srv := qqtest.NewUnstartedServer()
-	if err := srv.Start(); err != nil {
-		return nil, err
-	}
-	l, err := DialLoopback(srv.Addr())
+	addr, stop, err := StartServer()
 	if err != nil {
-		srv.Close()
 		return nil, err
 	}
-	l.stop = srv.Close
+	l, err := DialLoopback(addr)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	l.stop = stop
 	return l, nil
 }
 
@@ -166,30 +167,17 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 // ClientKeepAlive measures the client's own keep-alive: started with an
 // interval of a nanosecond, it renews back to back, each renewal a timer,
 // a KeepAlive call and two transitions of the machine. The benchmark waits
-// for b.N renewals, counted as they complete by an interceptor on a
-// connection of its own to the same server.
+// for b.N renewals, counted as they complete by a wrapper around the
+// generated stub on the same connection as the bare benchmark's.
 func ClientKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l) }
 
 // MetricsKeepAlive is ClientKeepAlive with metrics on: see withMetrics.
 func MetricsKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l, withMetrics(b)) }
 
 func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
-	renewed := make(chan struct{})
-	var want, got atomic.Int64
-	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := invoke(ctx, method, req, reply, cc, opts...)
-		if method == pb.LeaderElectionService_KeepAlive_FullMethodName && got.Add(1) == want.Load() {
-			close(renewed)
-		}
-		return err
-	}
-	conn, err := grpc.NewClient(l.Conn.Target(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(count))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	stub := &countingStub{LeaderElectionServiceClient: l.Stub, renewed: make(chan struct{})}
 	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
-		append(opts, client.WithConn(conn), client.WithKeepAliveInterval(time.Nanosecond))...)
+		append(opts, client.WithServerStub(stub), client.WithKeepAliveInterval(time.Nanosecond))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -198,7 +186,7 @@ func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 	if ok, err := c.TryAcquireLock(ctx); !ok {
 		b.Fatal(err)
 	}
-	want.Store(int64(b.N))
+	stub.want.Store(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := CPUTime()
@@ -206,13 +194,30 @@ func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 		b.Fatal(err)
 	}
 	select {
-	case <-renewed:
+	case <-stub.renewed:
 	case <-time.After(time.Minute + time.Duration(b.N)*time.Millisecond):
-		b.Fatalf("only %d of %d renewals", got.Load(), b.N)
+		b.Fatalf("only %d of %d renewals", stub.got.Load(), b.N)
 	}
 	b.StopTimer()
 	reportCPU(b, start)
 	c.StopKeepAlive()
+}
+
+// countingStub is the generated stub, counting KeepAlive calls as they
+// complete and closing renewed at the wanted count: the client's renewals
+// are counted on the same connection as the bare stub's calls.
+type countingStub struct {
+	pb.LeaderElectionServiceClient
+	want, got atomic.Int64
+	renewed   chan struct{}
+}
+
+func (s *countingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, opts ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
+	resp, err := s.LeaderElectionServiceClient.KeepAlive(ctx, req, opts...)
+	if s.got.Add(1) == s.want.Load() {
+		close(s.renewed)
+	}
+	return resp, err
 }
 
 // Benchmarks lists the call benchmarks by name, each run "bare", through

@@ -163,6 +163,7 @@ func run(sizes string, window time.Duration, elections int, ttl time.Duration, r
 			row{fmt.Sprintf("%d elections: <= 2 goroutines each", n), fmt.Sprintf("%.2f", s.GoroutinesPerElection), verdict(s.GoroutinesPerElection <= 2)},
 			row{fmt.Sprintf("%d elections: <= 0.5 ms CPU per election-minute", n), fmt.Sprintf("%.3f ms (bare stub renewing at the same rate: %.3f ms)", float64(s.CPUPerElectionMinute)/1e6, float64(bare)/1e6), verdict(s.CPUPerElectionMinute <= 500*time.Microsecond)},
 			row{fmt.Sprintf("%d elections: no leadership lapse", n), fmt.Sprintf("%d lapses", s.Lapses), verdict(s.Lapses == 0)},
+			row{fmt.Sprintf("%d elections: CPU per election-minute, client/bare <= 1.05", n), fmt.Sprintf("%.3f: client %.3f ms, bare stub renewing at the same rate %.3f ms (same run)", float64(s.CPUPerElectionMinute)/float64(bare), float64(s.CPUPerElectionMinute)/1e6, float64(bare)/1e6), verdict(float64(s.CPUPerElectionMinute) <= 1.05*float64(bare))},
 		)
 		fmt.Fprintf(os.Stderr, "scale %d done\n", n)
 	}
@@ -214,6 +215,13 @@ func callRows(addr string, rounds int) ([]row, error) {
 					b.AllocsPerOp(), c.AllocsPerOp(), b.AllocedBytesPerOp(), c.AllocedBytesPerOp()),
 				verdict(wall <= side.limit),
 			})
+			if side.what == "metrics off" {
+				rows = append(rows, row{
+					fmt.Sprintf("%s, %s: allocations client - bare <= +10", bm.Name, side.what),
+					fmt.Sprintf("%+d: bare %d, client %d", c.AllocsPerOp()-b.AllocsPerOp(), b.AllocsPerOp(), c.AllocsPerOp()),
+					verdict(c.AllocsPerOp()-b.AllocsPerOp() <= 10),
+				})
+			}
 		}
 		// What metrics add, paired per round with the client without them.
 		rows = append(rows, row{
