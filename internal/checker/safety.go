@@ -190,8 +190,11 @@ func (c SafetyConfig) validate() error {
 	return nil
 }
 
-// Report is what one schedule did and found. Times are virtual and
-// measured from the start of the schedule.
+// Report is what one schedule did and found. Times are measured from the
+// start of the schedule: virtual time for RunSchedule, real time for
+// RunNetSchedule, which fills only some of the fields (samples, leader
+// samples, intervals and changes, clients built, recovery and its bound,
+// its own fault counts and handovers, calls) and the ones it adds.
 type Report struct {
 	Seed       uint64
 	Candidates int
@@ -274,7 +277,7 @@ func (c FaultCounts) Add(d FaultCounts) FaultCounts {
 
 // Violation is one broken property.
 type Violation struct {
-	At time.Duration // virtual time since the start of the schedule
+	At time.Duration // time since the start of the schedule (virtual, or real in the network mode)
 	// Check is "a" (leadership without a lease), "b" (two leaders), "c"
 	// (liveness), "d" (panic, hang or leadership after Close), "e" (a
 	// remaining lease longer than the server's) or "setup".
