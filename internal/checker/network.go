@@ -328,9 +328,10 @@ type netRun struct {
 	faulty  atomic.Bool
 	handing []atomic.Bool // candidate i's lead returned on its own; a release may follow
 
-	lmu      sync.Mutex
-	leadEnds [][]time.Time // per candidate, when its lead function returned
-	healed   time.Time     // when the faults stopped
+	lmu       sync.Mutex
+	leadEnds  [][]time.Time // per candidate, when its lead function returned
+	handovers [][]time.Time // per candidate, when it returned on its own
+	healed    time.Time     // when the faults stopped
 
 	// sampler-only until it stops
 	claims  []netClaim
@@ -377,6 +378,7 @@ func newNetRun(seed uint64, cfg NetConfig) *netRun {
 	r.rep = Report{Seed: seed, Candidates: r.plan.candidates, FaultsEnd: cfg.FaultPhase}
 	r.handing = make([]atomic.Bool, r.plan.candidates)
 	r.leadEnds = make([][]time.Time, r.plan.candidates)
+	r.handovers = make([][]time.Time, r.plan.candidates)
 	return r
 }
 
@@ -552,6 +554,9 @@ func (r *netRun) campaign(ctx context.Context, i int, wg *sync.WaitGroup) {
 				return
 			}
 			r.handing[i].Store(true)
+			r.lmu.Lock()
+			r.handovers[i] = append(r.handovers[i], time.Now())
+			r.lmu.Unlock()
 			r.count(func(c *FaultCounts) { c.Handovers++ })
 			r.logf("%s: lead returns, Run releases the lock", inc.id)
 		}
@@ -931,7 +936,11 @@ func (r *netRun) judgeLiveness() {
 	case recovery > bound:
 		late(fmt.Sprintf("leadership resumed for good only %v after the faults stopped", recovery), recovery-bound, healed.Add(recovery))
 	}
-	// Stays put: one candidate through the final stretch.
+	// Stays put: one candidate through the final stretch, but for a
+	// handover the fault phase asked for: a lead function that returned on
+	// its own shortly before the faults stopped has Run release after
+	// them, and another candidate may take over without a leaderless
+	// sample in between.
 	from := healed.Add(recovery)
 	leader := -1
 	for _, s := range r.samples {
@@ -943,6 +952,11 @@ func (r *netRun) judgeLiveness() {
 				leader = i
 			}
 			if i != leader {
+				if h, ok := r.handedOver(leader, s.at); ok {
+					r.logf("leadership moved from %s to %s at %v after a handover at %v", r.incs[leader].id, r.incs[i].id, r.at(s.at), r.at(h))
+					leader = i
+					continue
+				}
 				_, gap := r.starvedIn(s.at.Add(-r.ncfg.TTL), s.at)
 				if gap >= StarvationExcuse {
 					r.excuse("c", "leadership moved from %s to %s at %v after a pause of the process of %v", r.incs[leader].id, r.incs[i].id, r.at(s.at), gap)
@@ -953,6 +967,21 @@ func (r *netRun) judgeLiveness() {
 			}
 		}
 	}
+}
+
+// handedOver reports whether candidate i's lead function returned on its
+// own recently enough before at for its release to explain a move then:
+// within a release timeout, a retry and two round trips.
+func (r *netRun) handedOver(i int, at time.Time) (time.Time, bool) {
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	c := r.ncfg
+	for _, h := range slices.Backward(r.handovers[i]) {
+		if !h.After(at) && at.Sub(h) <= c.ReleaseTimeout+c.maxRetry()+2*c.RoundTrip {
+			return h, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // at renders t as time since the schedule's start.

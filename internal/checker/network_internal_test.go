@@ -2,6 +2,7 @@ package checker
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,6 +220,12 @@ func TestNetLivenessFindsViolations(t *testing.T) {
 			}
 			return 1
 		}, nil, []string{"c"}, nil, 0},
+		{"leadership moves after a handover in the fault phase", func(ms int) int {
+			if ms < 10100 {
+				return 0
+			}
+			return 1
+		}, nil, nil, nil, 0},
 		{"leadership moves after the process starved", func(ms int) int {
 			if ms < 15000 {
 				return 0
@@ -228,6 +235,9 @@ func TestNetLivenessFindsViolations(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, at := fakeNet(t)
+			if strings.Contains(tc.name, "handover") {
+				r.handovers[0] = []time.Time{at(9990)}
+			}
 			samples(r, at, tc.led)
 			for _, g := range tc.gaps {
 				r.gaps = append(r.gaps, netGap{at(g[0]), at(g[1])})
