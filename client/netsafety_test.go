@@ -104,16 +104,17 @@ func TestSafetyNetSchedules(t *testing.T) {
 		return err != nil
 	})
 	var (
-		tot                                       checker.FaultCounts
-		samples, multi, changes, excused, violate int
-		worst, worstBound, starved, longest       time.Duration
-		worstSeed                                 uint64
+		tot                                            checker.FaultCounts
+		samples, led, multi, changes, excused, violate int
+		worst, worstBound, starved, longest            time.Duration
+		worstSeed                                      uint64
 	)
 	var recoveries []time.Duration
 	for _, r := range reps {
 		recoveries = append(recoveries, r.Recovery)
 		tot = tot.Add(r.Faults)
 		samples += r.Samples
+		led += r.LeaderSamples
 		multi += r.MultiClaimSamples
 		changes += r.LeadershipChanges
 		excused += r.ExcusedCount
@@ -127,8 +128,8 @@ func TestSafetyNetSchedules(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if changes == 0 || tot.ConnResets+tot.ConnSilences+tot.ConnStalls+tot.ServerRestarts == 0 {
-		t.Fatalf("the schedules never changed leaders or never injected faults: %+v", tot)
+	if led == 0 || tot.ConnResets+tot.ConnSilences+tot.ConnStalls+tot.ServerRestarts == 0 {
+		t.Fatalf("no candidate ever led, or no fault was played: %d samples with a leader, faults %+v", led, tot)
 	}
 	t.Logf("%d network schedules (seeds %d..%d) in %v, %d at once: %d samples (%d with two claims), %d leadership changes, %d violations, %d excused; worst recovery %v (seed %d, its bound %v); the process starved %v in all, longest pause %v",
 		len(reps), *netSeed, *netSeed+uint64(len(reps))-1, time.Since(start).Round(time.Millisecond), *netParallel,

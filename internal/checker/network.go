@@ -328,10 +328,9 @@ type netRun struct {
 	faulty  atomic.Bool
 	handing []atomic.Bool // candidate i's lead returned on its own; a release may follow
 
-	lmu       sync.Mutex
-	leadEnds  [][]time.Time // per candidate, when its lead function returned
-	handovers [][]time.Time // per candidate, when it returned on its own
-	healed    time.Time     // when the faults stopped
+	lmu      sync.Mutex
+	leadEnds [][]time.Time // per candidate, when its lead function returned
+	healed   time.Time     // when the faults stopped
 
 	// sampler-only until it stops
 	claims  []netClaim
@@ -378,7 +377,6 @@ func newNetRun(seed uint64, cfg NetConfig) *netRun {
 	r.rep = Report{Seed: seed, Candidates: r.plan.candidates, FaultsEnd: cfg.FaultPhase}
 	r.handing = make([]atomic.Bool, r.plan.candidates)
 	r.leadEnds = make([][]time.Time, r.plan.candidates)
-	r.handovers = make([][]time.Time, r.plan.candidates)
 	return r
 }
 
@@ -554,9 +552,6 @@ func (r *netRun) campaign(ctx context.Context, i int, wg *sync.WaitGroup) {
 				return
 			}
 			r.handing[i].Store(true)
-			r.lmu.Lock()
-			r.handovers[i] = append(r.handovers[i], time.Now())
-			r.lmu.Unlock()
 			r.count(func(c *FaultCounts) { c.Handovers++ })
 			r.logf("%s: lead returns, Run releases the lock", inc.id)
 		}
@@ -882,9 +877,14 @@ func (r *netRun) bound() time.Duration {
 	return max(c.serverTTL(), free) + c.maxRetry() + 2*c.RoundTrip
 }
 
-// judgeLiveness checks (c): from the last leaderless sample after the
-// faults stopped, one candidate leads until the end, and that stretch
-// began within the bound.
+// judgeLiveness checks (c): after the faults stopped, one candidate
+// leads at every sample from some instant until the end (the final
+// stretch), and that stretch began within the bound. A leaderless sample
+// or a sample led by another candidate ends a stretch: a grant whose
+// answer a stall held until the faults stopped may be worth a few
+// milliseconds of lease, after which its holder releases and another
+// candidate takes over without a leaderless sample, and that is only
+// judged by when the last stretch began, like a gap.
 func (r *netRun) judgeLiveness() {
 	r.lmu.Lock()
 	healed := r.healed
@@ -894,19 +894,33 @@ func (r *netRun) judgeLiveness() {
 	if len(r.samples) > 0 {
 		end = r.samples[len(r.samples)-1].at
 	}
-	recovery, lastGap, sawGap := time.Duration(0), time.Time{}, false
-	found := true
+	var (
+		recovery time.Duration // start of the final stretch, after healed
+		leader   = -1          // its candidate; -1 while nobody leads
+		broke    time.Time     // the last sample that ended a stretch
+		why      string
+	)
 	for _, s := range r.samples {
-		if s.at.Before(healed) {
-			continue
-		}
 		switch {
+		case s.at.Before(healed):
+			if len(s.claimers) > 0 {
+				leader = s.claimers[0]
+			} else {
+				leader = -1
+			}
 		case len(s.claimers) == 0:
-			sawGap, lastGap, found = true, s.at, false
-		case sawGap && !found:
-			found, recovery = true, s.at.Sub(healed)
+			if leader >= 0 || broke.IsZero() {
+				broke, why = s.at, "no candidate led"
+			}
+			leader = -1
+		case leader < 0:
+			leader, recovery = s.claimers[0], s.at.Sub(healed)
+		case !slices.Contains(s.claimers, leader):
+			why = fmt.Sprintf("leadership moved from %s to %s", r.incs[leader].id, r.incs[s.claimers[0]].id)
+			broke, leader, recovery = s.at, s.claimers[0], s.at.Sub(healed)
 		}
 	}
+	found := leader >= 0
 	r.mu.Lock()
 	r.rep.RecoveryBound = bound
 	r.rep.Recovery = recovery
@@ -914,74 +928,30 @@ func (r *netRun) judgeLiveness() {
 		r.rep.Recovery = -1
 	}
 	r.mu.Unlock()
-	// A leader the process starved past its renewals lost its lease as it
-	// must; and a recovery the process was starved through is late by
-	// that much.
-	_, gapBefore := r.starvedIn(lastGap.Add(-r.ncfg.TTL), lastGap)
-	late := func(what string, miss time.Duration, upTo time.Time) {
-		starved, _ := r.starvedIn(healed, upTo)
-		switch {
-		case starved >= miss:
-			r.excuse("c", "%s (bound %v); the process was starved for %v of it", what, bound, starved)
-		case sawGap && gapBefore >= StarvationExcuse:
-			r.excuse("c", "%s (bound %v); leadership was lost %v after the faults stopped, after a pause of the process of %v", what, bound, lastGap.Sub(healed), gapBefore)
-		default:
-			r.violate("c", "%s (bound %v; the process was starved for %v of it)", what, bound, starved)
-		}
-	}
-	switch {
-	case !found:
-		late(fmt.Sprintf("no candidate leads at the end, %v after the faults stopped", end.Sub(healed)), end.Sub(healed)-bound, end)
+	if found && recovery <= bound {
 		return
-	case recovery > bound:
-		late(fmt.Sprintf("leadership resumed for good only %v after the faults stopped", recovery), recovery-bound, healed.Add(recovery))
 	}
-	// Stays put: one candidate through the final stretch, but for a
-	// handover the fault phase asked for: a lead function that returned on
-	// its own shortly before the faults stopped has Run release after
-	// them, and another candidate may take over without a leaderless
-	// sample in between.
-	from := healed.Add(recovery)
-	leader := -1
-	for _, s := range r.samples {
-		if s.at.Before(from) {
-			continue
-		}
-		for _, i := range s.claimers {
-			if leader < 0 {
-				leader = i
-			}
-			if i != leader {
-				if h, ok := r.handedOver(leader, s.at); ok {
-					r.logf("leadership moved from %s to %s at %v after a handover at %v", r.incs[leader].id, r.incs[i].id, r.at(s.at), r.at(h))
-					leader = i
-					continue
-				}
-				_, gap := r.starvedIn(s.at.Add(-r.ncfg.TTL), s.at)
-				if gap >= StarvationExcuse {
-					r.excuse("c", "leadership moved from %s to %s at %v after a pause of the process of %v", r.incs[leader].id, r.incs[i].id, r.at(s.at), gap)
-				} else {
-					r.violate("c", "leadership did not stay put: %s led at %v after %s had", r.incs[i].id, r.at(s.at), r.incs[leader].id)
-				}
-				return
-			}
-		}
+	// A recovery the process was starved through is late by that much;
+	// and a leader the process starved past its renewals lost its lease,
+	// as it must.
+	upTo := end
+	what := fmt.Sprintf("no candidate leads at the end, %v after the faults stopped", end.Sub(healed))
+	miss := end.Sub(healed) - bound
+	if found {
+		upTo = healed.Add(recovery)
+		what = fmt.Sprintf("leadership resumed for good only %v after the faults stopped (%s at %v)", recovery, why, r.at(broke))
+		miss = recovery - bound
 	}
-}
-
-// handedOver reports whether candidate i's lead function returned on its
-// own recently enough before at for its release to explain a move then:
-// within a release timeout, a retry and two round trips.
-func (r *netRun) handedOver(i int, at time.Time) (time.Time, bool) {
-	r.lmu.Lock()
-	defer r.lmu.Unlock()
-	c := r.ncfg
-	for _, h := range slices.Backward(r.handovers[i]) {
-		if !h.After(at) && at.Sub(h) <= c.ReleaseTimeout+c.maxRetry()+2*c.RoundTrip {
-			return h, true
-		}
+	starved, _ := r.starvedIn(healed, upTo)
+	_, pause := r.starvedIn(broke.Add(-r.ncfg.TTL), broke)
+	switch {
+	case starved >= miss:
+		r.excuse("c", "%s (bound %v); the process was starved for %v of it", what, bound, starved)
+	case !broke.IsZero() && pause >= StarvationExcuse:
+		r.excuse("c", "%s (bound %v), after a pause of the process of %v", what, bound, pause)
+	default:
+		r.violate("c", "%s (bound %v; the process was starved for %v of it, its longest pause before %v)", what, bound, starved, pause)
 	}
-	return time.Time{}, false
 }
 
 // at renders t as time since the schedule's start.
