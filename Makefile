@@ -10,7 +10,7 @@ PROTO_SRC := quorum/quest/api/v1/leader_election.proto
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: test check vet fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench outage
+.PHONY: test check vet fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench outage mutate
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -114,3 +114,37 @@ TTLS     ?= 2s,15s
 PARALLEL ?= 10
 outage:
 	$(GO) run ./internal/cmd/outage -n $(N) -outage $(OUTAGE) -ttl $(TTLS) -parallel $(PARALLEL)
+
+# Mutation testing with gremlins (docs/safety.md, "Mutation testing"), one
+# package at a time: each mutant is tested with that package's own tests,
+# without -race, on one worker, so that it runs beside everything else on a
+# small machine. About 13 minutes on 2 shared cores, most of it in client,
+# so it is not part of check. Fails when a package's efficacy
+# (killed / (killed + lived)) is below MUTATE_EFFICACY percent.
+# -short leaves out the tests that run for long in real time (transport's
+# 45 s TestNoTooManyPings would otherwise run once per mutant).
+# A mutant times out after its package's coverage run times the
+# coefficient: -count=1, since a cached result would make that far too
+# short, and 10 for fsm and transport, whose tests take a few seconds,
+# not much more than building a mutant on a busy machine (3 there timed
+# out mutants that their tests kill).
+GREMLINS        := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS     ?= fsm transport client
+MUTATE_EFFICACY ?= 95
+mutate:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && fail=0 && \
+	for p in $(MUTATE_PKGS); do \
+		echo "== gremlins unleash ./$$p"; \
+		start=$$(date +%s); \
+		case $$p in client) coef=3;; *) coef=10;; esac; \
+		GOFLAGS="$$GOFLAGS -count=1 -short" $(GO) run $(GREMLINS) unleash --workers 1 --timeout-coefficient $$coef ./$$p | tee $$tmp/$$p || fail=1; \
+		echo "$$(( $$(date +%s) - start ))" > $$tmp/$$p.seconds; \
+	done; \
+	echo "== efficacy per package (at least $(MUTATE_EFFICACY)%)"; \
+	for p in $(MUTATE_PKGS); do \
+		eff=$$(sed -n 's/^Test efficacy: \(.*\)%$$/\1/p' $$tmp/$$p); \
+		printf '%-10s %7s%%  %s; %s; %ss\n' $$p "$${eff:-?}" \
+			"$$(grep '^Killed:' $$tmp/$$p)" "$$(grep '^Timed out:' $$tmp/$$p)" "$$(cat $$tmp/$$p.seconds)"; \
+		awk -v e="$$eff" -v t=$(MUTATE_EFFICACY) 'BEGIN { exit !(e == "" || e + 0 < t) }' && fail=1; \
+	done; \
+	exit $$fail

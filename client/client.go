@@ -102,7 +102,9 @@ func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
 // a lock the server may already have handed on. The release is sent even
 // when the client does not believe it leads, since the server may still
 // hold the lock for it (an answer lost in transit); the server ignores
-// releases from non-holders.
+// releases from non-holders. A TryAcquireLock in flight is not cancelled:
+// the release waits for its answer (at most the request timeout, or until
+// ctx ends), so that the server applies the release after it.
 func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
 	if ctx == nil {
 		return nilContext("ReleaseLock")

@@ -320,6 +320,16 @@ func (e *election) endCall(err error) {
 		return
 	}
 	e.cancelCall(e.call, context.Canceled)
+	e.detachCall(err)
+}
+
+// detachCall answers the call in flight's waiters with err and makes its
+// result stale, but lets the call run on to its answer or its own
+// deadline; the calls whose turn comes after it wait for that.
+func (e *election) detachCall(err error) {
+	if e.call == nil {
+		return
+	}
 	e.call.ended = err
 	for _, w := range e.call.waiters {
 		w <- acquireReply{leading: false, err: err}
@@ -335,7 +345,17 @@ func (e *election) release(ctx context.Context) error {
 		return ErrClosed
 	}
 	if e.m.Can(fsm.Release) {
-		e.endCall(nil)
+		if e.call != nil && e.call == e.sending && e.call.renewal == nil {
+			// Not cancelled: a cancelled TryAcquireLock may still reach
+			// the server after the release and take the lock for a TTL
+			// nobody uses. Waiting for its answer (Close still ends it)
+			// orders the release after it. A call not yet sent, or a
+			// KeepAlive (which renews nothing once the lock is
+			// released), is cancelled.
+			e.detachCall(nil)
+		} else {
+			e.endCall(nil)
+		}
 		e.fire(fsm.Release, nil)
 	}
 	wait := e.turns.take()

@@ -211,9 +211,12 @@ func TestDeadlinePassesWhileKeepAliveHangs(t *testing.T) {
 	})
 }
 
-// A renewal through TryAcquireLock has no lease-bound deadline of its own,
-// so here the deadline passes with the renewal still in flight, and the
-// machine goes to lost from refreshing.
+// A renewal through TryAcquireLock is bounded by the lease it would grant,
+// which ends after the current one when it is sent later: here it is sent
+// a second into the lease, so the current deadline passes with the renewal
+// still in flight, and the machine goes to lost from refreshing. (Sent in
+// the instant of the grant, both would end in the same instant, and which
+// the machine sees first would not be fixed.)
 func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
@@ -222,6 +225,7 @@ func TestDeadlinePassesWithRenewalInFlight(t *testing.T) {
 		start := time.Now()
 		srv.Pause()
 		defer srv.Resume()
+		time.Sleep(time.Second)
 		renewed := make(chan error, 1)
 		go func() {
 			ok, err := a.TryAcquireLock(bg)

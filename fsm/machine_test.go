@@ -122,6 +122,35 @@ func TestClosedIsTerminal(t *testing.T) {
 	}
 }
 
+// looplab/fsm answers a self-transition with a NoTransitionError whose
+// Err is nil, which is a success: should the table ever get a rule from a
+// state to itself, Fire applies it as a change like any other.
+func TestSelfTransitionIsAChange(t *testing.T) {
+	self := Rule{Leader, Refresh, Leader, "test only"}
+	saved := rules
+	rules = append(append([]Rule(nil), saved...), self)
+	t.Cleanup(func() { rules = saved })
+	// Leader --refresh--> Refreshing comes first in the table: drop it so
+	// that the self-transition is the rule for refresh in leader.
+	for i, r := range rules {
+		if r.From == Leader && r.Event == Refresh && r.To == Refreshing {
+			rules = append(rules[:i:i], rules[i+1:]...)
+			break
+		}
+	}
+	m := New()
+	for _, e := range []Event{Acquire, Granted} {
+		if _, err := m.Fire(e, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cause := errors.New("why")
+	ch, err := m.Fire(Refresh, cause)
+	if err != nil || ch != (Change{From: Leader, To: Leader, Event: Refresh, Cause: cause}) || m.State() != Leader {
+		t.Fatalf("self-transition: change %+v, err %v, state %s; want a change from leader to leader", ch, err, m.State())
+	}
+}
+
 func TestChangeCarriesCause(t *testing.T) {
 	m := New()
 	cause := errors.New("unavailable")

@@ -15,7 +15,7 @@ import (
 
 // only returns a fault function that applies f to method and lets every
 // other call through.
-func only(method string, f qqtest.Fault) func(qqtest.Call) qqtest.Fault {
+func only(method qqtest.Method, f qqtest.Fault) func(qqtest.Call) qqtest.Fault {
 	return func(c qqtest.Call) qqtest.Fault {
 		if c.Method == method {
 			return f
@@ -354,5 +354,102 @@ func TestDropLock(t *testing.T) {
 			t.Error("after DropLock: b could not acquire")
 		}
 		s.DropLock(svc, "free") // a free lock: no effect
+	})
+}
+
+// A request its caller gave up on still lands, after the calls the caller
+// made next: the case that tests whether a release can be overtaken.
+func TestFaultIgnoreCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		c := s.Stub()
+		s.SetFaultFunc(only(qqtest.MethodTryAcquireLock, qqtest.Fault{Delay: 3 * time.Second, IgnoreCancel: true}))
+
+		start := time.Now()
+		_, err := c.TryAcquireLock(withTimeout(t, time.Second), acquireReq("a", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+		if got := time.Since(start); got != time.Second {
+			t.Errorf("abandoned call returned after %v, want at its 1s deadline", got)
+		}
+		release(t, c, "a") // sent later, arrives first
+		if got := holder(s); got != "" {
+			t.Fatalf("before the late request arrived: holder = %q", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := holder(s); got != "a" {
+			t.Fatalf("after the late request arrived: holder = %q, want a", got)
+		}
+		if _, expires, _ := s.Lease(svc, dom); !expires.Equal(start.Add(13 * time.Second)) {
+			t.Errorf("late grant expires at start+%v, want start+13s (applied on arrival)", expires.Sub(start))
+		}
+
+		// An answer that comes in time is returned as usual.
+		if !acquire(t, c, "a", 10) {
+			t.Error("holder's delayed renewal: is_leader = false")
+		}
+	})
+}
+
+// A detached request meets the partition and the pause of the moment it
+// arrives, and a lost one does not keep its caller past its context.
+func TestFaultIgnoreCancelMeetsOtherFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		c := s.Stub()
+		s.SetFault(qqtest.Fault{Delay: time.Second, IgnoreCancel: true})
+
+		s.Partition("a")
+		_, err := c.TryAcquireLock(withTimeout(t, 2*time.Second), acquireReq("a", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+		s.Heal("a")
+		if got := holder(s); got != "" {
+			t.Fatalf("request lost in a partition was applied: holder = %q", got)
+		}
+
+		s.Pause()
+		_, err = c.TryAcquireLock(withTimeout(t, 2*time.Second), acquireReq("a", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+		time.Sleep(5 * time.Second)
+		if got := holder(s); got != "" {
+			t.Fatalf("paused: holder = %q, want none until Resume", got)
+		}
+		s.Resume()
+		synctest.Wait()
+		if got := holder(s); got != "a" {
+			t.Fatalf("after Resume: holder = %q, want a (the abandoned request waited)", got)
+		}
+	})
+}
+
+// Close ends requests still on their way, so that no goroutine outlives
+// the server.
+func TestCloseLosesDetachedRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		s.SetFault(qqtest.Fault{Delay: time.Hour, IgnoreCancel: true})
+		_, err := s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("a", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+		s.Close()
+		time.Sleep(2 * time.Hour)
+		if got := holder(s); got != "" {
+			t.Fatalf("request detached before Close was applied: holder = %q", got)
+		}
+	})
+}
+
+// A detached request keeps no goroutine: a synctest bubble may end while
+// it is on its way, or held by a pause, without Close.
+func TestDetachedRequestsMayOutliveTheBubble(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := qqtest.NewUnstartedServer()
+		s.SetFault(qqtest.Fault{Delay: time.Hour, IgnoreCancel: true})
+		_, err := s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("a", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+
+		s.SetFault(qqtest.Fault{IgnoreCancel: true})
+		s.Pause()
+		_, err = s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("b", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
 	})
 }

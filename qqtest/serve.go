@@ -3,6 +3,7 @@ package qqtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -52,6 +53,9 @@ func (v service) ReleaseLock(ctx context.Context, req *pb.ReleaseLockRequest) (*
 // Start serves s over real gRPC on a free loopback port (see [Server.Addr])
 // in the background, until [Server.Close].
 func (s *Server) Start() error {
+	if s.invalid != nil {
+		return s.invalid
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -71,6 +75,13 @@ func (s *Server) Start() error {
 // process of its own, and returns after [Server.Close] with nil, or with
 // the error that made gRPC stop serving. It closes lis.
 func (s *Server) Serve(lis net.Listener) error {
+	if lis == nil {
+		return fmt.Errorf("%w: Serve(nil)", ErrInvalidArgument)
+	}
+	if s.invalid != nil {
+		lis.Close()
+		return s.invalid
+	}
 	gs, served, err := s.listen(lis)
 	if err != nil {
 		return err
@@ -112,10 +123,16 @@ func (s *Server) Addr() string {
 
 // Close stops serving the network: it lets pending calls finish, but stops
 // the server hard after a few seconds so that a test cannot hang on a
-// dropped or paused call, and waits for the server's goroutines. Lock state
-// and [Server.Stub] are unaffected. Close may be called more than once; a
-// closed server cannot serve again.
+// dropped or paused call, and waits for the server's goroutines. Requests
+// still on their way after their callers gave up ([Fault.IgnoreCancel]) are
+// lost. Lock state and [Server.Stub] are otherwise unaffected. Close may be
+// called more than once; a closed server cannot serve again.
 func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.onResume = nil
+	s.mu.Unlock()
+
 	n := &s.serving
 	n.mu.Lock()
 	n.closed = true

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
@@ -28,11 +29,9 @@ func dial(t *testing.T, addr string) pb.LeaderElectionServiceClient {
 	return pb.NewLeaderElectionServiceClient(conn)
 }
 
-// NewServer serves every method over real gRPC, with the same semantics as
-// the Stub.
-func TestNewServerRoundTrip(t *testing.T) {
-	s := qqtest.NewServer(t)
-	c := dial(t, s.Addr())
+// roundTrip exercises every method through a real gRPC client of s.
+func roundTrip(t *testing.T, s *qqtest.Server, c pb.LeaderElectionServiceClient) {
+	t.Helper()
 	if !acquire(t, c, "a", 10) {
 		t.Fatal("a: is_leader = false on a free lock")
 	}
@@ -53,6 +52,19 @@ func TestNewServerRoundTrip(t *testing.T) {
 	if got := s.Calls(); got != want {
 		t.Errorf("Calls() = %+v, want %+v", got, want)
 	}
+}
+
+// NewServer serves every method over real gRPC, with the same semantics as
+// the Stub.
+func TestNewServerRoundTrip(t *testing.T) {
+	s := qqtest.NewServer(t)
+	roundTrip(t, s, dial(t, s.Addr()))
+}
+
+// An unstarted server serves the same over the project's bufconn helper.
+func TestBufconnRoundTrip(t *testing.T) {
+	s := qqtest.NewUnstartedServer()
+	roundTrip(t, s, pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s)))
 }
 
 func TestFaultsOverGRPC(t *testing.T) {

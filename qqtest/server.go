@@ -2,6 +2,8 @@ package qqtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -15,13 +17,6 @@ import (
 // matching the real server's sample configuration.
 const DefaultTTL = 15 * time.Second
 
-// Method names, as reported in [Call.Method].
-const (
-	MethodTryAcquireLock = "TryAcquireLock"
-	MethodKeepAlive      = "KeepAlive"
-	MethodReleaseLock    = "ReleaseLock"
-)
-
 // Server is an in-memory LeaderElectionService. Its zero value is not usable;
 // create one with [NewServer] or [NewUnstartedServer]. All methods are safe
 // for concurrent use.
@@ -29,8 +24,13 @@ type Server struct {
 	defaultTTL time.Duration
 	clock      func() time.Time
 	grpcOpts   []grpc.ServerOption
+	invalid    error // the first bad input, see ErrInvalidArgument
 
 	serving serving // see serve.go
+
+	// closed is set by Close; requests detached from their callers
+	// (Fault.IgnoreCancel) are lost from then on.
+	closed bool
 
 	mu          sync.Mutex
 	offset      time.Duration // added to clock(), see SetClockOffset
@@ -40,24 +40,47 @@ type Server struct {
 	faultFunc   func(Call) Fault
 	partitioned map[string]bool
 	resume      chan struct{} // non-nil while paused; Resume closes it
+	// onResume holds the detached requests a pause holds back, which
+	// Resume delivers.
+	onResume []func()
 }
+
+// ErrInvalidArgument reports bad input to the package: a nil option,
+// clock, listener, context or request, a non-positive default TTL, or
+// NewServer without a testing.TB. A server built with bad input refuses to
+// serve: [NewServer] fails the test, [Server.Start] and [Server.Serve]
+// return the error, and every call through [Server.Stub] fails with
+// codes.FailedPrecondition and its text.
+var ErrInvalidArgument = errors.New("qqtest: invalid argument")
 
 // Option configures a [Server] built by [NewServer] or
 // [NewUnstartedServer].
 type Option func(*Server)
 
-// WithDefaultTTL sets the TTL used when a request's ttl is 0 or less. The
-// default is [DefaultTTL] (15 s), like the real server, so that a client
-// which truncates a sub-second TTL to 0 gets the same surprise as in
-// production.
+// WithDefaultTTL sets the TTL used when a request's ttl is 0 or less; it
+// must be positive. The default is [DefaultTTL] (15 s), like the real
+// server, so that a client which truncates a sub-second TTL to 0 gets the
+// same surprise as in production.
 func WithDefaultTTL(d time.Duration) Option {
-	return func(s *Server) { s.defaultTTL = d }
+	return func(s *Server) {
+		if d <= 0 {
+			s.invalidate("WithDefaultTTL(%v): not positive", d)
+			return
+		}
+		s.defaultTTL = d
+	}
 }
 
-// WithClock sets the server's clock. The default is time.Now, which is
-// virtual inside a testing/synctest bubble.
+// WithClock sets the server's clock, which must not be nil. The default is
+// time.Now, which is virtual inside a testing/synctest bubble.
 func WithClock(now func() time.Time) Option {
-	return func(s *Server) { s.clock = now }
+	return func(s *Server) {
+		if now == nil {
+			s.invalidate("WithClock(nil)")
+			return
+		}
+		s.clock = now
+	}
 }
 
 // WithGRPCServerOptions adds options to the gRPC server that serves s over
@@ -65,7 +88,22 @@ func WithClock(now func() time.Time) Option {
 // interceptors, stats handlers or keepalive parameters. They do not affect
 // [Server.Stub].
 func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
-	return func(s *Server) { s.grpcOpts = append(s.grpcOpts, opts...) }
+	return func(s *Server) {
+		for _, o := range opts {
+			if o == nil {
+				s.invalidate("WithGRPCServerOptions: nil option")
+				return
+			}
+		}
+		s.grpcOpts = append(s.grpcOpts, opts...)
+	}
+}
+
+// invalidate records the first bad input s was built with.
+func (s *Server) invalidate(format string, args ...any) {
+	if s.invalid == nil {
+		s.invalid = fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
+	}
 }
 
 // NewServer starts an empty server serving real gRPC on a loopback port
@@ -75,8 +113,12 @@ func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
 // Use [NewUnstartedServer] inside a testing/synctest bubble: a network
 // server's goroutines do not belong there.
 func NewServer(tb testing.TB, opts ...Option) *Server {
-	tb.Helper()
 	s := NewUnstartedServer(opts...)
+	if tb == nil {
+		s.invalidate("NewServer(nil, ...)")
+		return s // not started: nothing could close it
+	}
+	tb.Helper()
 	if err := s.Start(); err != nil {
 		tb.Fatalf("qqtest: start server: %v", err)
 	}
@@ -96,6 +138,10 @@ func NewUnstartedServer(opts ...Option) *Server {
 		partitioned: make(map[string]bool),
 	}
 	for _, opt := range opts {
+		if opt == nil {
+			s.invalidate("nil Option")
+			continue
+		}
 		opt(s)
 	}
 	return s
@@ -212,9 +258,15 @@ func (s *Server) Calls() CallCounts {
 	return s.calls
 }
 
-// Restart loses all lock state, like a server whose store was wiped: every
-// open tenure ends now, and every client must acquire again. History, call
-// counts and faults survive.
+// Restart loses every lock now, as a server keeping its locks in memory
+// does when it restarts (or one whose store was wiped): every open tenure
+// ends, and any client may acquire any lock. Holders are not told: each
+// learns it at its next renewal, which the server answers with a -1s lease
+// (the client steps down at once), or when its lease runs out locally.
+// Until then a holder and a new acquirer may both believe they lead, which
+// is why docs/safety.md asks a store that loses its locks to stay
+// unavailable for a TTL. Connections, calls in flight, history, call counts
+// and faults are not affected.
 func (s *Server) Restart() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

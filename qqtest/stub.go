@@ -3,6 +3,9 @@ package qqtest
 import (
 	"context"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/quorum-quest/client-go/pb"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -16,7 +19,8 @@ import (
 // context is already done is never sent; a call whose context ends before the
 // answer returns status.FromContextError(ctx.Err()).Err(), so
 // codes.DeadlineExceeded or codes.Canceled; requests are cloned, so callers
-// cannot alias server state. grpc.CallOption arguments are ignored.
+// cannot alias server state. grpc.CallOption arguments are ignored. A nil
+// context or request fails with codes.InvalidArgument, never a panic.
 func (s *Server) Stub() pb.LeaderElectionServiceClient {
 	return stub{s}
 }
@@ -40,6 +44,12 @@ func (st stub) KeepAlive(ctx context.Context, in *pb.KeepAliveRequest, _ ...grpc
 // would, and loses an answer that arrives after the context ended.
 func invoke[Req proto.Message, Resp any](ctx context.Context, in Req, method func(context.Context, Req) (Resp, error)) (Resp, error) {
 	var zero Resp
+	if ctx == nil {
+		return zero, status.Errorf(codes.InvalidArgument, "%v: nil context", ErrInvalidArgument)
+	}
+	if any(in) == nil || !in.ProtoReflect().IsValid() {
+		return zero, status.Errorf(codes.InvalidArgument, "%v: nil request", ErrInvalidArgument)
+	}
 	if ctx.Err() != nil {
 		return zero, contextStatus(ctx)
 	}

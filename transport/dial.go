@@ -59,20 +59,26 @@ func (p ConnParams) DialOptions() ([]grpc.DialOption, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	return []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(p.connectParams()),
+	}, nil
+}
+
+// connectParams is p as gRPC's connect parameters, apart so that a test can
+// read what a DialOption hides.
+func (p ConnParams) connectParams() grpc.ConnectParams {
 	// The first retry comes after a quarter of the cap, so a connection
 	// reset by a recycled server is retried at once, and a long outage
 	// reaches the cap after three failures (x1.6 each).
 	base := max(p.MaxBackoff/4, time.Millisecond)
-	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: backoff.Config{
-				BaseDelay:  base,
-				Multiplier: 1.6,
-				Jitter:     0.2,
-				MaxDelay:   p.MaxBackoff,
-			},
-			MinConnectTimeout: p.ConnectTimeout,
-		}),
-	}, nil
+	return grpc.ConnectParams{
+		Backoff: backoff.Config{
+			BaseDelay:  base,
+			Multiplier: 1.6,
+			Jitter:     0.2,
+			MaxDelay:   p.MaxBackoff,
+		},
+		MinConnectTimeout: p.ConnectTimeout,
+	}
 }

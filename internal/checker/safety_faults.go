@@ -164,13 +164,13 @@ func (p plan) withJumps(rng *rand.Rand, cfg SafetyConfig, ttls func(lo, hi float
 // calls of that method the caller made before, never of the order in which
 // goroutines happen to run at one virtual instant.
 func (r *run) callFault(c qqtest.Call) qqtest.Fault {
-	key := callKey{c.ClientID, c.Method}
+	key := callKey{c.ClientID, string(c.Method)}
 	r.mu.Lock()
 	n := r.calls[key]
 	r.calls[key] = n + 1
 	r.mu.Unlock()
 
-	d := newDraw(r.seed, saltCall, hashString(c.ClientID), hashString(c.Method), n)
+	d := newDraw(r.seed, saltCall, hashString(c.ClientID), hashString(string(c.Method)), n)
 	uDelay, uDelayLen, uFate, uCode, uResponse := d.float(), d.float(), d.float(), d.float(), d.float()
 	prof := r.plan.calls
 	var f qqtest.Fault

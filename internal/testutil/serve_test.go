@@ -16,36 +16,6 @@ import (
 // Real-network tests run outside synctest: sockets and gRPC's own goroutines
 // are not durably blocked, so virtual time cannot drive them.
 
-// roundTrip exercises every method through a real gRPC client.
-func roundTrip(t *testing.T, s *qqtest.Server, c pb.LeaderElectionServiceClient) {
-	t.Helper()
-	if !acquire(t, c, "a", 10) {
-		t.Fatal("a: is_leader = false on a free lock")
-	}
-	if acquire(t, c, "b", 10) {
-		t.Fatal("b: is_leader = true on a's lock")
-	}
-	if got := keepAlive(t, c, "a", 10); got != 10*time.Second {
-		t.Errorf("a: lease_length = %v, want 10s", got)
-	}
-	if got := keepAlive(t, c, "b", 10); got != -time.Second {
-		t.Errorf("b: lease_length = %v, want -1s", got)
-	}
-	release(t, c, "a")
-	if got := holder(s); got != "" {
-		t.Errorf("after release: holder = %q", got)
-	}
-	want := qqtest.CallCounts{TryAcquireLock: 2, KeepAlive: 2, ReleaseLock: 1}
-	if got := s.Calls(); got != want {
-		t.Errorf("Calls() = %+v, want %+v", got, want)
-	}
-}
-
-func TestBufconnRoundTrip(t *testing.T) {
-	s := qqtest.NewUnstartedServer()
-	roundTrip(t, s, pb.NewLeaderElectionServiceClient(testutil.BufconnConn(t, s)))
-}
-
 func TestServeBufconnStopUnblocksDroppedCall(t *testing.T) {
 	s := qqtest.NewUnstartedServer()
 	arrived := make(chan struct{})
@@ -60,7 +30,7 @@ func TestServeBufconnStopUnblocksDroppedCall(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		// No deadline: only stop can end this call.
-		_, err := pb.NewLeaderElectionServiceClient(conn).TryAcquireLock(context.Background(), acquireReq("a", 10))
+		_, err := pb.NewLeaderElectionServiceClient(conn).TryAcquireLock(context.Background(), &pb.TryAcquireLockRequest{Service: "billing", Domain: "eu-west", ClientId: "a", Ttl: 10})
 		done <- err
 	}()
 	<-arrived
@@ -96,7 +66,7 @@ func TestShortConnectionAgeRecyclesWithoutFailingCalls(t *testing.T) {
 	calls := 0
 	for ; calls < maxCalls && conns.n.Load() < 3; calls++ {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		resp, err := c.TryAcquireLock(ctx, acquireReq("a", 30))
+		resp, err := c.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "billing", Domain: "eu-west", ClientId: "a", Ttl: 30})
 		cancel()
 		if err != nil {
 			t.Fatalf("call %d across connection recycling: %v", calls, err)

@@ -1,0 +1,77 @@
+package transport
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/quorum-quest/client-go/pb"
+	"github.com/quorum-quest/client-go/qqtest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
+)
+
+// A connection retired for silence is closed once the last call in flight
+// on it has ended, not before (the call gets its answer) and not never (a
+// retired connection would leak until Close).
+func TestRetiredConnectionClosesAfterItsLastCall(t *testing.T) {
+	srv := qqtest.NewServer(t)
+	slowArrived := make(chan struct{})
+	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		switch call.ClientID {
+		case "dropped":
+			return qqtest.Fault{DropRequest: true}
+		case "slow":
+			close(slowArrived)
+			return qqtest.Fault{Delay: time.Second}
+		}
+		return qqtest.Fault{}
+	})
+	opts, err := ConnParams{ConnectTimeout: time.Second, MaxBackoff: 100 * time.Millisecond}.DialOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(srv.Addr(), 200*time.Millisecond, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	call := func(id string, d time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		_, err := c.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "svc", Domain: "dom", ClientId: id, Ttl: 10})
+		return err
+	}
+	if err := call("warm-up", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	old := c.cur
+	c.mu.Unlock()
+
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- call("slow", 5*time.Second) }()
+	<-slowArrived
+	if err := call("dropped", 300*time.Millisecond); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("dropped call: %v", err)
+	}
+	c.mu.Lock()
+	swapped, retired := c.cur != old, len(c.retired)
+	c.mu.Unlock()
+	if !swapped || retired != 1 {
+		t.Fatalf("after the silent call: swapped %v, %d retired; want the old connection retired", swapped, retired)
+	}
+	if s := old.cc.GetState(); s == connectivity.Shutdown {
+		t.Fatal("the retired connection was closed with a call still in flight on it")
+	}
+	if err := <-inFlight; err != nil {
+		t.Fatalf("the call in flight during the swap: %v", err)
+	}
+	c.mu.Lock()
+	retired = len(c.retired)
+	c.mu.Unlock()
+	if s := old.cc.GetState(); s != connectivity.Shutdown || retired != 0 {
+		t.Fatalf("after its last call: retired connection %v, %d still retired; want it closed and forgotten", s, retired)
+	}
+}
