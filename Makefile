@@ -10,7 +10,7 @@ PROTO_SRC := quorum/quest/api/v1/leader_election.proto
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: test check vet fmt-check proto proto-check diagram diagram-check demo tools fuzz soak bench outage mutate
+.PHONY: test check vet fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench outage mutate
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -75,13 +75,27 @@ bench:
 	$(GO) run ./internal/cmd/bench
 
 # The randomized safety checker (docs/safety.md): `make test` plays 2,000
-# schedules; soak plays 100,000 from seed 1. Override with
-# SCHEDULES=n SEED=s.
+# virtual-time schedules and 3 real-network ones; soak plays 100,000
+# virtual-time schedules from seed 1 (override with SCHEDULES=n SEED=s),
+# then the real-network ones of soak-net.
 SCHEDULES ?= 100000
 SEED      ?= 1
-soak:
+soak: soak-virtual soak-net
+
+soak-virtual:
 	$(GO) test -race -count=1 ./client -run '^TestSafetyRandomSchedules$$' \
 		-safety.schedules=$(SCHEDULES) -safety.seed=$(SEED) -timeout 0 -v
+
+# The checker's real-network mode (docs/safety.md): NET_SCHEDULES schedules
+# of connection faults over loopback gRPC in real time, about 18 s each,
+# NET_PARALLEL at a time; with the defaults about 12 minutes.
+NET_SCHEDULES ?= 300
+NET_SEED      ?= 1
+NET_PARALLEL  ?= 8
+soak-net:
+	$(GO) test -race -count=1 ./client -run '^TestSafetyNetSchedules$$' \
+		-netsafety.schedules=$(NET_SCHEDULES) -netsafety.seed=$(NET_SEED) \
+		-netsafety.parallel=$(NET_PARALLEL) -timeout 0 -v
 
 # Each fuzz target for FUZZTIME (go test runs one -fuzz target at a time);
 # their seed corpora already run in `make test`.

@@ -12,4 +12,12 @@
 // inside every release. The same seed always plays the same schedule, so a
 // failure replays (see docs/safety.md for what the runtime may still
 // order differently at one instant).
+//
+// [RunNetSchedule] is the real-network mode: candidates built by a
+// [NewNetCandidate] dial their own fault proxy to one gRPC server over
+// loopback, and seeded episodes of connection faults (resets, silences,
+// stalls, server restarts) are played in real time, then healed; the same
+// properties are judged against the server's record, with the readings
+// bracketed by the clock, and liveness after healing against a bound
+// derived from docs/connections.md.
 package checker

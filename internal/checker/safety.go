@@ -190,8 +190,11 @@ func (c SafetyConfig) validate() error {
 	return nil
 }
 
-// Report is what one schedule did and found. Times are virtual and
-// measured from the start of the schedule.
+// Report is what one schedule did and found. Times are measured from the
+// start of the schedule: virtual time for RunSchedule, real time for
+// RunNetSchedule, which fills only some of the fields (samples, leader
+// samples, intervals and changes, clients built, recovery and its bound,
+// its own fault counts and handovers, calls) and the ones it adds.
 type Report struct {
 	Seed       uint64
 	Candidates int
@@ -221,6 +224,19 @@ type Report struct {
 	// of each check after those. ViolationCount counts them all.
 	Violations     []Violation
 	ViolationCount int
+	// Excused lists the verdicts of the real-network mode (RunNetSchedule)
+	// that the process's own starvation explains, kept like Violations;
+	// ExcusedCount counts them all. Starved is the time the network mode's
+	// sampler went without running beyond its period, and LongestGap its
+	// longest such pause. The virtual-time mode leaves them zero.
+	Excused      []Violation
+	ExcusedCount int
+	Starved      time.Duration
+	LongestGap   time.Duration
+	// MultiClaimSamples counts the network mode's samples at which more
+	// than one candidate reported leadership, each judged by the server's
+	// record (see RunNetSchedule).
+	MultiClaimSamples int
 }
 
 // FaultCounts counts the faults a schedule injected, and what its
@@ -238,6 +254,10 @@ type FaultCounts struct {
 	// the lead functions that returned on their own (Run then releases),
 	// and Closes the candidates closed and built anew.
 	Releases, Handovers, Closes int
+	// Connection faults of the real-network mode: episodes of a proxy (or
+	// every proxy) resetting, going silent or stalling, and server
+	// restarts on the same address.
+	ConnResets, ConnSilences, ConnStalls, ServerRestarts int
 }
 
 // Add returns the sum of c and d.
@@ -250,12 +270,14 @@ func (c FaultCounts) Add(d FaultCounts) FaultCounts {
 		DroppedRequests: c.DroppedRequests + d.DroppedRequests, DroppedResponses: c.DroppedResponses + d.DroppedResponses,
 		ResponseDelays: c.ResponseDelays + d.ResponseDelays, EdgeResponses: c.EdgeResponses + d.EdgeResponses,
 		Releases: c.Releases + d.Releases, Handovers: c.Handovers + d.Handovers, Closes: c.Closes + d.Closes,
+		ConnResets: c.ConnResets + d.ConnResets, ConnSilences: c.ConnSilences + d.ConnSilences,
+		ConnStalls: c.ConnStalls + d.ConnStalls, ServerRestarts: c.ServerRestarts + d.ServerRestarts,
 	}
 }
 
 // Violation is one broken property.
 type Violation struct {
-	At time.Duration // virtual time since the start of the schedule
+	At time.Duration // time since the start of the schedule (virtual, or real in the network mode)
 	// Check is "a" (leadership without a lease), "b" (two leaders), "c"
 	// (liveness), "d" (panic, hang or leadership after Close), "e" (a
 	// remaining lease longer than the server's) or "setup".
@@ -318,11 +340,17 @@ func RunSchedule(seed uint64, cfg SafetyConfig, newCandidate NewCandidate) (Repo
 	pprof.Do(context.Background(), pprof.Labels("safety.seed", strconv.FormatUint(seed, 10)), func(context.Context) {
 		rep = newRun(seed, cfg).play(newCandidate)
 	})
+	return rep, rep.err()
+}
+
+// err is nil for a report without violations, and otherwise names the
+// seed and the first violations.
+func (rep Report) err() error {
 	if rep.ViolationCount == 0 {
-		return rep, nil
+		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "safety: seed %d: %d violation(s) with %d candidates", seed, rep.ViolationCount, rep.Candidates)
+	fmt.Fprintf(&b, "safety: seed %d: %d violation(s) with %d candidates", rep.Seed, rep.ViolationCount, rep.Candidates)
 	for i, v := range rep.Violations {
 		if i == 5 {
 			fmt.Fprintf(&b, "\n  ...")
@@ -330,7 +358,7 @@ func RunSchedule(seed uint64, cfg SafetyConfig, newCandidate NewCandidate) (Repo
 		}
 		fmt.Fprintf(&b, "\n  %s", v)
 	}
-	return rep, errors.New(b.String())
+	return errors.New(b.String())
 }
 
 // run is one schedule in progress. Fields below driver-only are touched
