@@ -91,7 +91,10 @@ func (e *election) disarmCall(cl *call) {
 	if cl.stopCaller != nil {
 		cl.stopCaller()
 	}
-	if e.sending == cl { // else the next call is already being sent
+	// runCall gives the turn away and disarms under one hold of e.mu, so
+	// no later call can have been armed yet and sending is cl; the check
+	// keeps a later call's timer safe should that ever change.
+	if e.sending == cl {
 		e.sending = nil
 		e.callTimer.Stop()
 	}
