@@ -92,12 +92,10 @@ func (e *election) disarmCall(cl *call) {
 		cl.stopCaller()
 	}
 	// runCall gives the turn away and disarms under one hold of e.mu, so
-	// no later call can have been armed yet and sending is cl; the check
-	// keeps a later call's timer safe should that ever change.
-	if e.sending == cl {
-		e.sending = nil
-		e.callTimer.Stop()
-	}
+	// no later call can have been armed yet: sending is cl, and the timer
+	// is cl's.
+	e.sending = nil
+	e.callTimer.Stop()
 }
 
 // cancelCall cancels cl, whether it is being sent or still waits for its

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -157,17 +158,15 @@ func (q *QuorumQuestClient) State() State { return q.e.state() }
 // renewal is sent until the server answers that the lock is not ours or a
 // release completes, so Close releases after an acquisition whose answer
 // was lost, and after a lease that ran out locally, as well as while
-// leading. It
-// returns once no goroutine of the client is left. Close is idempotent:
-// later calls return what the first returned.
+// leading. It returns once no goroutine of the client is left. Its error
+// joins the release's and the connection's, either of which errors.Is
+// finds. Close is idempotent: later calls return what the first returned.
 func (q *QuorumQuestClient) Close() error {
 	q.closed.Do(func() {
 		close(q.closing)
-		q.closeErr = q.e.close()
+		err := q.e.close()
 		q.cfg.closeObservers()
-		if err := q.closeConn(); err != nil && q.closeErr == nil {
-			q.closeErr = err
-		}
+		q.closeErr = errors.Join(err, q.closeConn())
 	})
 	return q.closeErr
 }

@@ -220,12 +220,11 @@ func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(cont
 		e.armCall(cl, ctx, before)
 	} else {
 		// Cancelled, or ctx ended, while an earlier call is still out: fail
-		// at once with the reason, out of turn but without reaching the
-		// server, rather than wait. The result still reaches the machine.
-		callCtx = ctx
-		if ctx.Err() == nil {
-			callCtx = cancelled
-		}
+		// at once, out of turn, rather than wait. An ended context, not
+		// ctx, so the call never reaches the server (nor counts as the
+		// connection's silence), whichever way ctx ended; the caller learns
+		// the reason from ctx. The result still reaches the machine.
+		callCtx = cancelled
 	}
 	e.mu.Unlock()
 

@@ -275,8 +275,9 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 	}
 	// The jitter may stretch an interval by a tenth; it must still fit.
 	// Compared without adding, which overflows for intervals near the
-	// largest Duration and would let them pass.
-	if c.keepAliveInterval >= usable || c.keepAliveInterval/10 >= usable-c.keepAliveInterval {
+	// largest Duration and would let them pass. An interval of at least
+	// usable leaves the right side at 0 or below, so it is refused too.
+	if c.keepAliveInterval/10 >= usable-c.keepAliveInterval {
 		return nil, fmt.Errorf("%w: keep-alive interval %v (+10%% jitter) does not fit in the usable lease %v", ErrInvalidOption, c.keepAliveInterval, usable)
 	}
 	if c.clientID == "" {
