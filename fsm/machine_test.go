@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -122,9 +123,37 @@ func TestClosedIsTerminal(t *testing.T) {
 	}
 }
 
-// looplab/fsm answers a self-transition with a NoTransitionError whose
-// Err is nil, which is a success: should the table ever get a rule from a
-// state to itself, Fire applies it as a change like any other.
+// Fire takes the decision from looplab/fsm (Can) and the destination from
+// the table: the two must be the answers looplab's own Event gives, for
+// every state and event, defined or not.
+func TestLooplabAgreesWithTheTable(t *testing.T) {
+	for _, s := range States() {
+		for _, e := range Events() {
+			to, defined := next(s, e)
+			m := New()
+			m.inner.SetState(string(s))
+			if can := m.inner.Can(string(e)); can != defined {
+				t.Errorf("%s in %s: looplab/fsm's Can says %v, the table %v", e, s, can, defined)
+			}
+			err := m.inner.Event(context.Background(), string(e))
+			switch {
+			case defined && (err != nil || m.State() != to):
+				t.Errorf("%s in %s: looplab/fsm's Event led to %s (err %v), the table says %s", e, s, m.State(), err, to)
+			case !defined && err == nil:
+				t.Errorf("%s in %s: looplab/fsm's Event accepted an event the table does not define", e, s)
+			}
+			m.inner.SetState(string(s))
+			ch, err := m.Fire(e, nil)
+			if defined && (err != nil || ch.To != to || m.State() != to) {
+				t.Errorf("%s in %s: Fire made %+v (err %v, state %s), the table says %s", e, s, ch, err, m.State(), to)
+			}
+		}
+	}
+}
+
+// Should the table ever get a rule from a state to itself, Fire applies it
+// as a change like any other (looplab/fsm's Event would answer it with a
+// NoTransitionError whose Err is nil, a success).
 func TestSelfTransitionIsAChange(t *testing.T) {
 	self := Rule{Leader, Refresh, Leader, "test only"}
 	saved := rules
