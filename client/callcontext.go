@@ -57,7 +57,8 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 	if e.scope.Err() != nil { // an earlier call was cancelled
 		e.scope, e.endScope = context.WithCancelCause(context.Background())
 	}
-	d := e.rpc.Deadline(before)
+	now := time.Now()
+	d := e.rpc.Deadline(now, before)
 	cl.ctx = callContext{scope: e.scope, values: ctx, deadline: d}
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		// ctx's end reaches the call below, after ctx.Err is set, which
@@ -65,7 +66,7 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 		cl.ctx.deadline = cd
 	}
 	e.sending = cl
-	e.callTimer.Reset(time.Until(d))
+	e.callTimer.Reset(d.Sub(now))
 	if cl.cancelled {
 		e.endScope(context.Canceled)
 		return

@@ -281,7 +281,8 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 	e.call = nil
 	// The result may have waited for the mutex: a grant whose lease ran
 	// out meanwhile is a failed call, not a leadership (transport.ErrLateGrant).
-	res = res.AsOf(time.Now())
+	now := time.Now()
+	res = res.AsOf(now)
 	if errors.Is(res.Err, transport.ErrNotHolder) {
 		// A definite "not yours" to the latest call sent: nothing earlier
 		// can still be granted, since the server saw this call after it.
@@ -297,7 +298,8 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 	} else if err != nil {
 		err = fmt.Errorf("quorumquest: %w", err)
 	}
-	reply := acquireReply{leading: e.isLeader(), err: err}
+	// Leading as of the instant the grant was judged timely, or not.
+	reply := acquireReply{leading: e.isLeaderAt(now), err: err}
 	for _, w := range cl.waiters {
 		w <- reply
 	}
@@ -383,9 +385,12 @@ func (e *election) release(ctx context.Context) error {
 // passed. The deadline is checked here as well as by the expiry timer, so
 // a reader never sees a lease that has run out, even before the timer has
 // moved the machine to lost.
-func (e *election) isLeader() bool {
+func (e *election) isLeader() bool { return e.isLeaderAt(time.Now()) }
+
+// isLeaderAt is isLeader as of now.
+func (e *election) isLeaderAt(now time.Time) bool {
 	s := e.snap.Load()
-	return s.state.Leading() && time.Now().Before(s.deadline)
+	return s.state.Leading() && now.Before(s.deadline)
 }
 
 // remainingLease serves GetRemainingLease.
@@ -435,7 +440,12 @@ func (e *election) fire(ev fsm.Event, cause error) {
 		e.stopKeepAlive()
 	}
 	e.snap.Store(snapshot{state: ch.To, deadline: deadline})
-	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, At: time.Now(), Err: ch.Cause}
+	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, Err: ch.Cause}
+	if len(e.hooks) != 0 || len(e.watchers) != 0 || len(e.observers) != 0 {
+		// Read only for whoever will see it: a call fires twice, and the
+		// clock is a fair part of a call's cost (the log has its own time).
+		t.At = time.Now()
+	}
 	if !e.silent {
 		nt := t // t itself must not escape: it would be allocated every time
 		e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &nt})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/qqtest"
@@ -22,6 +23,7 @@ import (
 // Several hooks each see every transition once, in the machine's order.
 func TestHooksSeeEveryTransitionInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
 		srv := qqtest.NewUnstartedServer()
 		r1, r2 := newRecorder(), newRecorder()
 		a := newClient(t, srv, "a", r1.option(), r2.option())
@@ -41,10 +43,10 @@ func TestHooksSeeEveryTransitionInOrder(t *testing.T) {
 			if got := r.path(); !samePath(got, want...) {
 				t.Fatalf("hook %d saw %v, want %v", i, got, want)
 			}
-			var last time.Time
+			last := start
 			for _, tr := range r.all() {
-				if tr.At.Before(last) {
-					t.Fatalf("hook %d: transitions out of time order", i)
+				if tr.At.Before(last) || tr.At.After(time.Now()) {
+					t.Fatalf("hook %d: transition %+v at %v, out of time order or not when it was made (from %v to %v)", i, tr, tr.At, last, time.Now())
 				}
 				last = tr.At
 			}
@@ -185,12 +187,18 @@ func TestCallbacks(t *testing.T) {
 func TestWatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
-		a := newClient(t, srv, "a")
+		// No hook (newClient adds one): the watcher alone must get the time.
+		a, err := client.NewQuorumQuestClient(service, domain, ttl, "in-process", client.WithServerStub(srv.Stub()), client.WithClientID("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
 		ctx, cancel := context.WithCancel(bg)
 		w := a.Watch(ctx)
+		time.Sleep(time.Minute) // virtual: the transitions' time is not the bubble's start
 		mustAcquire(t, a)
-		if tr := <-w; tr.From != client.StateFollower || tr.To != client.StateAcquiring {
-			t.Fatalf("first transition %+v", tr)
+		if tr := <-w; tr.From != client.StateFollower || tr.To != client.StateAcquiring || !tr.At.Equal(time.Now()) {
+			t.Fatalf("first transition %+v, want follower to acquiring, now (%v)", tr, time.Now())
 		}
 		if tr := <-w; tr.To != client.StateLeader {
 			t.Fatalf("second transition %+v", tr)
@@ -304,4 +312,31 @@ func TestConnectionOptionConflicts(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
 	}
+}
+
+// timeObserver records when each transition an internal observer was
+// given was made.
+type timeObserver struct{ at []time.Time }
+
+func (o *timeObserver) Transition(t observe.Transition) { o.at = append(o.at, t.At) }
+func (o *timeObserver) Close()                          {}
+
+// An internal observer (otelmetrics) is given each transition with the
+// time it was made, even with no hook or watcher that needs the time.
+func TestObserversSeeWhenTransitionsWereMade(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := &timeObserver{}
+		install := observe.ClientOption(func(observe.Identity) (observe.Observer, error) { return o, nil }).(client.Option)
+		a, err := client.NewQuorumQuestClient(service, domain, ttl, "in-process",
+			client.WithServerStub(qqtest.NewUnstartedServer().Stub()), client.WithClientID("a"), install)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		time.Sleep(time.Minute) // virtual: the transitions' time is not the bubble's start
+		mustAcquire(t, a)
+		if len(o.at) != 2 || !o.at[0].Equal(time.Now()) || !o.at[1].Equal(time.Now()) {
+			t.Fatalf("the observer saw transitions at %v, want two at %v", o.at, time.Now())
+		}
+	})
 }

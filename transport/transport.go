@@ -81,23 +81,24 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 	}, nil
 }
 
-// Deadline returns the deadline of a call sent now: the configured timeout
-// from now or, when not zero and sooner, before (a renewal that answers
-// after the lease ended is worthless).
-func (t *Transport) Deadline(before time.Time) time.Time {
-	deadline := time.Now().Add(t.cfg.Timeout)
+// Deadline returns the deadline of a call sent at now: the configured
+// timeout from now or, when not zero and sooner, before (a renewal that
+// answers after the lease ended is worthless). The caller passes the time
+// it has already read: reading the clock is a fair part of a call's cost.
+func (t *Transport) Deadline(now, before time.Time) time.Time {
+	deadline := now.Add(t.cfg.Timeout)
 	if !before.IsZero() && before.Before(deadline) {
 		deadline = before
 	}
 	return deadline
 }
 
-// callContext bounds a call by Deadline(before). A context that already
-// ends by then is used as it is, without the cost of another layer: a
-// caller that sends many calls can bound them more cheaply than a new
-// context.WithDeadline each (see the client's callcontext.go).
-func (t *Transport) callContext(ctx context.Context, before time.Time) (context.Context, context.CancelFunc) {
-	deadline := t.Deadline(before)
+// callContext bounds a call sent at now by Deadline(now, before). A context
+// that already ends by then is used as it is, without the cost of another
+// layer: a caller that sends many calls can bound them more cheaply than a
+// new context.WithDeadline each (see the client's callcontext.go).
+func (t *Transport) callContext(ctx context.Context, now, before time.Time) (context.Context, context.CancelFunc) {
+	deadline := t.Deadline(now, before)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
 		return ctx, func() {}
 	}
@@ -109,12 +110,15 @@ func (t *Transport) callContext(ctx context.Context, before time.Time) (context.
 // ends when the lease it would grant runs out locally: an answer after
 // that is worthless, and comes back as a failure (see Result.AsOf).
 func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
-	if limit := time.Now().Add(t.cfg.Policy.Usable(t.cfg.TTL)); before.IsZero() || limit.Before(before) {
+	// One reading of the clock serves as the send time and bounds the
+	// call: the lease is measured from it, and an earlier send time only
+	// shortens the lease.
+	sent := time.Now()
+	if limit := sent.Add(t.cfg.Policy.Usable(t.cfg.TTL)); before.IsZero() || limit.Before(before) {
 		before = limit
 	}
-	ctx, cancel := t.callContext(ctx, before)
+	ctx, cancel := t.callContext(ctx, sent, before)
 	defer cancel()
-	sent := time.Now()
 	resp, err := t.stub.TryAcquireLock(ctx, t.tryReq)
 	switch {
 	case err != nil:
@@ -129,9 +133,9 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 // KeepAlive renews the lease; before is the current lease's deadline, by
 // which the call must end.
 func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
-	ctx, cancel := t.callContext(ctx, before)
-	defer cancel()
 	sent := time.Now()
+	ctx, cancel := t.callContext(ctx, sent, before)
+	defer cancel()
 	resp, err := t.stub.KeepAlive(ctx, t.keepReq)
 	if err != nil {
 		return failure(ctx, sent, "KeepAlive", err)
@@ -165,7 +169,7 @@ func (r Result) AsOf(now time.Time) Result {
 // Release gives the lock up. The server answers success whether or not this
 // client held it, so only transport failures come back as errors.
 func (t *Transport) Release(ctx context.Context) error {
-	ctx, cancel := t.callContext(ctx, time.Time{})
+	ctx, cancel := t.callContext(ctx, time.Now(), time.Time{})
 	defer cancel()
 	_, err := t.stub.ReleaseLock(ctx, t.relReq)
 	if err != nil {
