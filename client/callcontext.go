@@ -19,8 +19,10 @@ import (
 //   - scope, one long-lived cancellable context. gRPC registers each call's
 //     context under it; the registration's map, once made, is reused. It
 //     is replaced only after a call cancelled it.
-//   - callTimer, one timer, reset for each call, that cancels the scope at
-//     the call's deadline with context.DeadlineExceeded as the cause.
+//   - callTimer, one alarm (alarm.go), set by each call's deadline, that
+//     cancels the scope at the deadline of the call being sent, with
+//     context.DeadlineExceeded as the cause. It is moved only for a call
+//     whose deadline comes before the one it is set for.
 //   - callContext, which gives a call the scope's cancellation, its own
 //     deadline (for the grpc-timeout header) and the caller's values.
 //
@@ -60,13 +62,14 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 	now := time.Now()
 	d := e.rpc.Deadline(now, before)
 	cl.ctx = callContext{scope: e.scope, values: ctx, deadline: d}
+	cl.due = d
 	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 		// ctx's end reaches the call below, after ctx.Err is set, which
 		// the timer could precede: the timer keeps the call's own deadline.
 		cl.ctx.deadline = cd
 	}
 	e.sending = cl
-	e.callTimer.Reset(d.Sub(now))
+	e.callTimer.setBy(d)
 	if cl.cancelled {
 		e.endScope(context.Canceled)
 		return
@@ -93,10 +96,9 @@ func (e *election) disarmCall(cl *call) {
 		cl.stopCaller()
 	}
 	// runCall gives the turn away and disarms under one hold of e.mu, so
-	// no later call can have been armed yet: sending is cl, and the timer
-	// is cl's.
+	// no later call can have been armed yet: sending is cl. The alarm is
+	// left set: the next call is likely to need it by then.
 	e.sending = nil
-	e.callTimer.Stop()
 }
 
 // cancelCall cancels cl, whether it is being sent or still waits for its
@@ -116,7 +118,13 @@ func (e *election) cancelCall(cl *call, cause error) {
 func (e *election) callTimedOut() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if cl := e.sending; cl != nil && !time.Now().Before(cl.ctx.deadline) {
+	e.callTimer.fired()
+	cl := e.sending
+	switch {
+	case cl == nil: // set for a call that has returned
+	case time.Now().Before(cl.due):
+		e.callTimer.setBy(cl.due) // set for an earlier call
+	default:
 		e.endScope(context.DeadlineExceeded)
-	} // else a timer set for an earlier call
+	}
 }

@@ -39,6 +39,11 @@ func TestRequestTimeoutBoundsEveryCall(t *testing.T) {
 			for range 3 {
 				mustAcquire(t, a) // ... and the next gets a new one, reused from then on
 			}
+			// The call timer, left set by the last call's deadline, fires
+			// half-way through the next call: it must end that call at its
+			// own deadline, neither then nor never.
+			time.Sleep(time.Second / 2)
+			hang(round)
 			time.Sleep(2 * time.Second) // a stale timer must not end the next call early
 		}
 	})

@@ -48,7 +48,7 @@ type election struct {
 	m      *fsm.Machine
 	closed bool
 	hooks  []*hookRunner
-	expiry *time.Timer // fires at the lease deadline while leading
+	expiry alarm // fires by the lease deadline while leading
 	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
 	// result from any other call is stale and dropped.
 	call *call
@@ -58,7 +58,7 @@ type election struct {
 	sending   *call
 	scope     context.Context
 	endScope  context.CancelCauseFunc
-	callTimer *time.Timer
+	callTimer alarm
 	// turns orders the calls of every kind (turns.go).
 	turns     turns
 	keepAlive *keepAlive // nil when keep-alive is not running
@@ -98,6 +98,7 @@ type election struct {
 // callers waiting for its outcome besides the one that started it.
 type call struct {
 	ctx     callContext
+	due     time.Time  // when the call timer ends it: its own deadline
 	renewal *keepAlive // the keep-alive that sent it; nil for TryAcquireLock
 	waiters []chan acquireReply
 	ended   error // why endCall abandoned it, for the caller that started it
@@ -138,11 +139,9 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		watchers:     map[*watcher]struct{}{},
 	}
 	e.snap.init(snapshot{state: StateFollower})
-	e.expiry = time.AfterFunc(time.Hour, e.expire)
-	e.expiry.Stop()
+	e.expiry = newAlarm(e.expire)
 	e.scope, e.endScope = context.WithCancelCause(context.Background())
-	e.callTimer = time.AfterFunc(time.Hour, e.callTimedOut)
-	e.callTimer.Stop()
+	e.callTimer = newAlarm(e.callTimedOut)
 	e.lifetime, e.endLife = context.WithCancel(context.Background())
 	for _, h := range cfg.hooks {
 		e.hooks = append(e.hooks, startHook(h, cfg.logger))
@@ -407,23 +406,30 @@ func (e *election) state() State { return e.snap.Load().state }
 
 func (e *election) setDeadline(d time.Time) {
 	e.snap.Store(snapshot{state: e.m.State(), deadline: d})
-	e.expiry.Reset(time.Until(d))
+	e.expiry.setBy(d)
 }
 
 // expire runs on the expiry timer's goroutine.
 func (e *election) expire() {
 	e.mu.Lock()
 	defer e.unlock()
+	e.expiry.fired()
 	s := e.snap.Load()
-	if !s.state.Leading() || time.Now().Before(s.deadline) {
-		return // a timer set for an older deadline
+	if !s.state.Leading() {
+		return // set for a lease that has ended since
+	}
+	if time.Now().Before(s.deadline) {
+		e.expiry.setBy(s.deadline) // set for a deadline renewed since
+		return
 	}
 	e.endCall(nil)
 	e.fire(fsm.Expire, ErrLeaseExpired)
 }
 
 // fire applies an event, publishes the new snapshot and tells the hooks
-// and watchers. Leaving leadership stops the expiry timer and keep-alive.
+// and watchers. Leaving leadership stops keep-alive. (The expiry alarm is
+// left to fire and find nothing to do: stopping it would cost the next
+// lease a reset.)
 // e.mu must be held.
 func (e *election) fire(ev fsm.Event, cause error) {
 	ch, err := e.m.Fire(ev, cause)
@@ -436,7 +442,6 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	deadline := e.snap.Load().deadline
 	if !ch.To.Leading() {
 		deadline = time.Time{}
-		e.expiry.Stop()
 		e.stopKeepAlive()
 	}
 	e.snap.Store(snapshot{state: ch.To, deadline: deadline})
@@ -472,7 +477,8 @@ func (e *election) close() error {
 	e.fire(fsm.Close, nil)
 	e.closed = true
 	e.endLife()
-	e.callTimer.Stop()
+	e.callTimer.stop()
+	e.expiry.stop()
 	e.endScope(ErrClosed) // nothing sends under it any more
 	var wait chan struct{}
 	if wasHolding {

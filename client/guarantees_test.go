@@ -117,6 +117,26 @@ func TestExpiryMovesTheMachineToLost(t *testing.T) {
 	})
 }
 
+// A renewed lease expires at its latest deadline, exactly: the expiry
+// timer, set by the first lease's deadline and not moved by the renewals
+// (alarm.go), must carry the machine on to the last one.
+func TestRenewedLeaseExpiresAtItsLatestDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a, rec := newRecordedClient(t, srv, "a")
+		mustAcquire(t, a)
+		for range 3 { // renewals, all before the first lease's deadline
+			time.Sleep(time.Second)
+			mustAcquire(t, a)
+		}
+		start := time.Now()
+		lost := rec.waitFor(t, client.StateLost)
+		if lost.Event != client.EventExpire || lost.At.Sub(start) != 14750*time.Millisecond {
+			t.Fatalf("%s -> %s on %s at +%v after the last renewal; want expire at +14.75s", lost.From, lost.To, lost.Event, lost.At.Sub(start))
+		}
+	})
+}
+
 // Transition events are typed: every event of the machine has its exported
 // constant in client, and a transition carries it.
 func TestTransitionEventsAreTyped(t *testing.T) {

@@ -1,0 +1,45 @@
+package client
+
+import "time"
+
+// alarm is a timer for a deadline that moves often and is seldom reached:
+// a call's (each call sets one, and almost every call returns long before
+// it) and the lease's (each renewal moves it). It fires no later than the
+// earliest deadline set since it last fired, and is moved only for an
+// earlier one; whoever it calls looks at the deadline that holds then, acts
+// if it has passed and otherwise sets the alarm again for it.
+//
+// Resetting a timer per call was the client's largest cost that the
+// in-memory benchmark could not see: moving a timer ahead of the others
+// wakes the thread that sleeps in the network poller, a system call and a
+// thread switch on every call (docs/performance.md).
+//
+// An alarm belongs to its election: every method is called with e.mu held.
+type alarm struct {
+	timer *time.Timer
+	at    time.Time // when timer fires; zero once it has fired or stopped
+}
+
+// newAlarm returns a stopped alarm that calls f, on a goroutine of its own.
+func newAlarm(f func()) alarm {
+	t := time.AfterFunc(time.Hour, f)
+	t.Stop()
+	return alarm{timer: t}
+}
+
+// setBy makes the alarm fire by deadline d at the latest.
+func (a *alarm) setBy(d time.Time) {
+	if a.at.IsZero() || d.Before(a.at) {
+		a.at = d
+		a.timer.Reset(time.Until(d))
+	}
+}
+
+// fired is called by the alarm's function, before it looks at what is due.
+func (a *alarm) fired() { a.at = time.Time{} }
+
+// stop stops the alarm, for good unless it is set again.
+func (a *alarm) stop() {
+	a.timer.Stop()
+	a.at = time.Time{}
+}
