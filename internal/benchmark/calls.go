@@ -71,12 +71,37 @@ func domain() string { return "bench-" + strconv.FormatInt(domains.Add(1), 10) }
 
 // BareTryAcquireLock is the baseline: the generated stub renewing a held
 // lock with TryAcquireLock.
-func BareTryAcquireLock(b *testing.B, l *Loopback) {
+func BareTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, false) }
+
+// DeadlineTryAcquireLock is BareTryAcquireLock with the deadline the
+// client gives every call (the request timeout from the send), so that
+// gRPC sends it as the grpc-timeout header, and nothing else: what the
+// deadline costs, apart from the client's own work.
+func DeadlineTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, true) }
+
+// deadlineContext is a context whose deadline is set before each call,
+// without the allocations and timer of a context.WithDeadline per call:
+// gRPC only reads it, for the header.
+type deadlineContext struct {
+	context.Context
+	at time.Time
+}
+
+func (c *deadlineContext) Deadline() (time.Time, bool) { return c.at, !c.at.IsZero() }
+
+func (c *deadlineContext) set(deadline bool) {
+	if deadline {
+		c.at = time.Now().Add(client.DefaultRequestTimeout)
+	}
+}
+
+func bareTryAcquireLock(b *testing.B, l *Loopback, deadline bool) {
 	req := &pb.TryAcquireLockRequest{Service: "bench", Domain: domain(), ClientId: "bare", Ttl: int32(TTL / time.Second)}
-	ctx := context.Background()
+	ctx := &deadlineContext{Context: context.Background()}
 	b.ReportAllocs()
 	start := CPUTime()
 	for b.Loop() {
+		ctx.set(deadline)
 		resp, err := l.Stub.TryAcquireLock(ctx, req)
 		if err != nil || !resp.GetIsLeader() {
 			b.Fatalf("TryAcquireLock: %v %v", resp, err)
@@ -146,9 +171,15 @@ func clientTryAcquireLock(b *testing.B, l *Loopback, opts ...client.Option) {
 
 // BareKeepAlive is the baseline for a renewal: the generated stub's
 // KeepAlive on a held lock.
-func BareKeepAlive(b *testing.B, l *Loopback) {
+func BareKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, false) }
+
+// DeadlineKeepAlive is BareKeepAlive with the client's deadline on every
+// call: see DeadlineTryAcquireLock.
+func DeadlineKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, true) }
+
+func bareKeepAlive(b *testing.B, l *Loopback, deadline bool) {
 	d := domain()
-	ctx := context.Background()
+	ctx := &deadlineContext{Context: context.Background()}
 	if _, err := l.Stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: 15}); err != nil {
 		b.Fatal(err)
 	}
@@ -156,6 +187,7 @@ func BareKeepAlive(b *testing.B, l *Loopback) {
 	b.ReportAllocs()
 	start := CPUTime()
 	for b.Loop() {
+		ctx.set(deadline)
 		resp, err := l.Stub.KeepAlive(ctx, req)
 		if err != nil || resp.GetLeaseLength().AsDuration() <= 0 {
 			b.Fatalf("KeepAlive: %v %v", resp, err)
@@ -220,13 +252,13 @@ func (s *countingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, 
 	return resp, err
 }
 
-// Benchmarks lists the call benchmarks by name, each run "bare", through
-// the "client", and through the client with metrics on, for the
-// side-by-side table.
+// Benchmarks lists the call benchmarks by name, each run "bare", "bare"
+// with the client's deadline, through the "client", and through the client
+// with metrics on, for the side-by-side table.
 var Benchmarks = []struct {
-	Name                  string
-	Bare, Client, Metrics func(*testing.B, *Loopback)
+	Name                            string
+	Bare, Deadline, Client, Metrics func(*testing.B, *Loopback)
 }{
-	{"TryAcquireLock", BareTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
-	{"KeepAlive", BareKeepAlive, ClientKeepAlive, MetricsKeepAlive},
+	{"TryAcquireLock", BareTryAcquireLock, DeadlineTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
+	{"KeepAlive", BareKeepAlive, DeadlineKeepAlive, ClientKeepAlive, MetricsKeepAlive},
 }

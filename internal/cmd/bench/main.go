@@ -33,7 +33,7 @@ func main() {
 	window := flag.Duration("window", 30*time.Second, "how long CPU is measured at each scale")
 	elections := flag.Int("elections", 200, "elections measured at once for failover and handover")
 	ttl := flag.Duration("ttl", 2*time.Second, "TTL of the failover and handover elections")
-	rounds := flag.Int("rounds", 5, "rounds of each call benchmark; the table shows medians")
+	rounds := flag.Int("rounds", 9, "rounds of each call benchmark; the table shows medians")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the scale measurement's window to this file")
 	calls := flag.Bool("calls", true, "run the call benchmarks")
 	takeovers := flag.Bool("takeovers", true, "run the failover and handover measurements")
@@ -186,13 +186,14 @@ func callRows(addr string, rounds int) ([]row, error) {
 	}
 	defer l.Close()
 	for _, bm := range benchmark.Benchmarks {
-		bare, cl, met := make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds)
+		bare, dl := make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds)
+		cl, met := make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds)
 		runs := []struct {
 			f   func(*testing.B, *benchmark.Loopback)
 			out []testing.BenchmarkResult
-		}{{bm.Bare, bare}, {bm.Client, cl}, {bm.Metrics, met}}
+		}{{bm.Bare, bare}, {bm.Deadline, dl}, {bm.Client, cl}, {bm.Metrics, met}}
 		for i := range rounds {
-			// Interleaved, so drift in the machine hits all three, and in
+			// Interleaved, so drift in the machine hits all four, and in
 			// an order rotated each round, so that no variant always runs
 			// first or last.
 			for k := range runs {
@@ -214,6 +215,16 @@ func callRows(addr string, rounds int) ([]row, error) {
 					wall, cpu, time.Duration(b.NsPerOp()), time.Duration(c.NsPerOp()),
 					b.AllocsPerOp(), c.AllocsPerOp(), b.AllocedBytesPerOp(), c.AllocedBytesPerOp()),
 				verdict(wall <= side.limit),
+			})
+			// The same, against the bare stub sending the client's
+			// deadline: what the client's own work costs, apart from the
+			// grpc-timeout header (docs/performance.md).
+			rows = append(rows, row{
+				fmt.Sprintf("%s, %s: client / bare with the client's deadline (median of %d rounds' ratios)", bm.Name, side.what, rounds),
+				fmt.Sprintf("%.3f (CPU per call %.3f): median bare with deadline %v; bare with deadline / bare %.3f (CPU %.3f)",
+					medianRatio(side.rs, dl, wallPerOp), medianRatio(side.rs, dl, cpuPerOp), time.Duration(median(dl).NsPerOp()),
+					medianRatio(dl, bare, wallPerOp), medianRatio(dl, bare, cpuPerOp)),
+				"",
 			})
 			if side.what == "metrics off" {
 				rows = append(rows, row{
