@@ -5,6 +5,7 @@
 //
 // The package does no I/O and keeps no time. A Machine is not safe for
 // concurrent use: the client gives each Machine one owner at a time (a
-// mutex), because looplab/fsm races and can wedge when Event is called from
-// several goroutines at once or from inside its own callbacks.
+// mutex), since a check (Can) and a move (SetState) of looplab/fsm from
+// two goroutines could interleave, and its Event races and can wedge when
+// called from several goroutines at once or from its own callbacks.
 package fsm
