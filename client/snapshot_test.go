@@ -18,6 +18,9 @@ func TestPublishedRoundTrip(t *testing.T) {
 	// The last three are beyond what the word holds (36 years after base):
 	// the largest TTL is 68 years, renewed when 22 have passed.
 	deadlines := []time.Time{{}, now, now.Add(15 * time.Second), now.Add(-time.Hour), p.base, now.Add(30 * 365 * 24 * time.Hour), now.Add(50 * 365 * 24 * time.Hour), now.Add(68 * 365 * 24 * time.Hour), now.Add(100 * 365 * 24 * time.Hour)}
+	// The edge of the word: the last offset it holds, and the first it
+	// does not, which would overflow it.
+	deadlines = append(deadlines, p.base.Add(maxOff-1), p.base.Add(maxOff), p.base.Add(maxOff+1))
 	for _, s := range states {
 		for _, d := range deadlines {
 			p.Store(snapshot{state: s, deadline: d})
