@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -112,6 +113,51 @@ func TestCallGivesUpItsTurnWhenItsContextEnds(t *testing.T) {
 		mustAcquire(t, a)
 		if err := a.ReleaseLock(bg); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// A call still waiting for its turn when the machine abandons it (here a
+// second ReleaseLock) returns at once, not when the call ahead of it ends.
+func TestAbandonedWaitingCallReturnsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a := newClient(t, srv, "a")
+		mustAcquire(t, a)
+		var releases atomic.Int32
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method == qqtest.MethodReleaseLock && releases.Add(1) == 1 {
+				return qqtest.Fault{Delay: 3 * time.Second} // the first only
+			}
+			return qqtest.Fault{}
+		})
+		first := make(chan error, 1)
+		go func() { first <- a.ReleaseLock(bg) }()
+		synctest.Wait()
+		type result struct {
+			ok    bool
+			err   error
+			after time.Duration
+		}
+		acquired := make(chan result, 1)
+		start := time.Now()
+		go func() {
+			ok, err := a.TryAcquireLock(bg)
+			acquired <- result{ok, err, time.Since(start)}
+		}()
+		synctest.Wait() // waiting for its turn, behind the first release
+		second := make(chan error, 1)
+		go func() { second <- a.ReleaseLock(bg) }()
+		r := <-acquired
+		// Both releases end before the test judges, so that a failure
+		// leaves no call of the client running.
+		for _, done := range []chan error{first, second} {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r.ok || r.err != nil || r.after != 0 {
+			t.Fatalf("TryAcquireLock = %v, %v after %v; want false, nil at once", r.ok, r.err, r.after)
 		}
 	})
 }
