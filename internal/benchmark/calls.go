@@ -153,7 +153,13 @@ func withMetrics(b *testing.B) client.Option {
 }
 
 func clientTryAcquireLock(b *testing.B, l *Loopback, opts ...client.Option) {
-	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", append(opts, client.WithConn(l.Conn))...)
+	acquireBackToBack(b, append(opts, client.WithConn(l.Conn))...)
+}
+
+// acquireBackToBack renews a held lock with TryAcquireLock through a
+// client made with opts, which name its server, b.N times.
+func acquireBackToBack(b *testing.B, opts ...client.Option) {
+	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "", opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,9 +213,16 @@ func ClientKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l) }
 func MetricsKeepAlive(b *testing.B, l *Loopback) { clientKeepAlive(b, l, withMetrics(b)) }
 
 func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
-	stub := &countingStub{LeaderElectionServiceClient: l.Stub, renewed: make(chan struct{})}
+	stub := &countingStub{LeaderElectionServiceClient: l.Stub, renewals: newRenewalCount()}
+	renewBackToBack(b, &stub.renewals, append(opts, client.WithServerStub(stub))...)
+}
+
+// renewBackToBack runs the keep-alive of a client made with opts, which
+// name its server, at an interval of a nanosecond, and waits until renewals
+// has counted b.N renewals.
+func renewBackToBack(b *testing.B, renewals *renewalCount, opts ...client.Option) {
 	c, err := client.NewQuorumQuestClient("bench", domain(), TTL, "",
-		append(opts, client.WithServerStub(stub), client.WithKeepAliveInterval(time.Nanosecond))...)
+		append(opts, client.WithKeepAliveInterval(time.Nanosecond))...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -218,7 +231,7 @@ func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 	if ok, err := c.TryAcquireLock(ctx); !ok {
 		b.Fatal(err)
 	}
-	stub.want.Store(int64(b.N))
+	renewals.want.Store(int64(b.N))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := CPUTime()
@@ -226,29 +239,42 @@ func clientKeepAlive(b *testing.B, l *Loopback, opts ...client.Option) {
 		b.Fatal(err)
 	}
 	select {
-	case <-stub.renewed:
+	case <-renewals.done:
 	case <-time.After(time.Minute + time.Duration(b.N)*time.Millisecond):
-		b.Fatalf("only %d of %d renewals", stub.got.Load(), b.N)
+		b.Fatalf("only %d of %d renewals", renewals.got.Load(), b.N)
 	}
 	b.StopTimer()
 	reportCPU(b, start)
 	c.StopKeepAlive()
 }
 
+// renewalCount counts KeepAlive calls as they complete and closes done at
+// the wanted count.
+type renewalCount struct {
+	want, got atomic.Int64
+	done      chan struct{}
+}
+
+func newRenewalCount() renewalCount { return renewalCount{done: make(chan struct{})} }
+
+// add counts one renewal.
+func (r *renewalCount) add() {
+	if r.got.Add(1) == r.want.Load() {
+		close(r.done)
+	}
+}
+
 // countingStub is the generated stub, counting KeepAlive calls as they
-// complete and closing renewed at the wanted count: the client's renewals
-// are counted on the same connection as the bare stub's calls.
+// complete: the client's renewals are counted on the same connection as
+// the bare stub's calls.
 type countingStub struct {
 	pb.LeaderElectionServiceClient
-	want, got atomic.Int64
-	renewed   chan struct{}
+	renewals renewalCount
 }
 
 func (s *countingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, opts ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
 	resp, err := s.LeaderElectionServiceClient.KeepAlive(ctx, req, opts...)
-	if s.got.Add(1) == s.want.Load() {
-		close(s.renewed)
-	}
+	s.renewals.add()
 	return resp, err
 }
 

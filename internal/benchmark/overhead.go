@@ -2,9 +2,7 @@ package benchmark
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/pb"
@@ -18,14 +16,12 @@ import (
 // figures noisy. It looks at the call's context as gRPC does (deadline and
 // Done), but none of gRPC's own costs are in the figure.
 type instantStub struct {
-	lease     *durationpb.Duration
-	renewals  atomic.Int64
-	want      atomic.Int64
-	renewedCh chan struct{}
+	lease    *durationpb.Duration
+	renewals renewalCount
 }
 
 func newInstantStub() *instantStub {
-	return &instantStub{lease: durationpb.New(TTL), renewedCh: make(chan struct{})}
+	return &instantStub{lease: durationpb.New(TTL), renewals: newRenewalCount()}
 }
 
 var (
@@ -53,54 +49,19 @@ func (s *instantStub) ReleaseLock(ctx context.Context, _ *pb.ReleaseLockRequest,
 
 func (s *instantStub) KeepAlive(ctx context.Context, _ *pb.KeepAliveRequest, _ ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
 	err := look(ctx)
-	if s.renewals.Add(1) == s.want.Load() {
-		close(s.renewedCh)
-	}
+	s.renewals.add()
 	return &pb.KeepAliveResponse{LeaseLength: s.lease}, err
 }
 
 // OverheadTryAcquireLock is ClientTryAcquireLock against a server that
 // answers at once: the client's own cost per call.
 func OverheadTryAcquireLock(b *testing.B) {
-	c, err := client.NewQuorumQuestClient("bench", "overhead", TTL, "", client.WithServerStub(newInstantStub()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if ok, err := c.TryAcquireLock(ctx); !ok {
-			b.Fatalf("TryAcquireLock: %v", err)
-		}
-	}
+	acquireBackToBack(b, client.WithServerStub(newInstantStub()))
 }
 
 // OverheadKeepAlive is ClientKeepAlive against a server that answers at
 // once: the client's own cost per renewal, its timer included.
 func OverheadKeepAlive(b *testing.B) {
 	stub := newInstantStub()
-	c, err := client.NewQuorumQuestClient("bench", "overhead", TTL, "",
-		client.WithServerStub(stub), client.WithKeepAliveInterval(time.Nanosecond))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	ctx := context.Background()
-	if ok, err := c.TryAcquireLock(ctx); !ok {
-		b.Fatal(err)
-	}
-	stub.want.Store(int64(b.N))
-	b.ReportAllocs()
-	b.ResetTimer()
-	if err := c.StartKeepAlive(ctx); err != nil {
-		b.Fatal(err)
-	}
-	select {
-	case <-stub.renewedCh:
-	case <-time.After(time.Minute + time.Duration(b.N)*time.Millisecond):
-		b.Fatalf("only %d of %d renewals", stub.renewals.Load(), b.N)
-	}
-	b.StopTimer()
-	c.StopKeepAlive()
+	renewBackToBack(b, &stub.renewals, client.WithServerStub(stub))
 }
