@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -152,4 +153,16 @@ func samePath(got []client.State, want ...client.State) bool {
 		}
 	}
 	return true
+}
+
+// firstCallOf is a fault function that gives the first call of method the
+// fault f, and lets every other call through.
+func firstCallOf(method qqtest.Method, f qqtest.Fault) func(qqtest.Call) qqtest.Fault {
+	var calls atomic.Int32
+	return func(c qqtest.Call) qqtest.Fault {
+		if c.Method == method && calls.Add(1) == 1 {
+			return f
+		}
+		return qqtest.Fault{}
+	}
 }

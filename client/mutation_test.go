@@ -422,18 +422,7 @@ func TestCampaignLogsOnlyFailedAttempts(t *testing.T) {
 	t.Run("failed then granted", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := qqtest.NewUnstartedServer()
-			var mu sync.Mutex
-			attempts := 0
-			srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
-				mu.Lock()
-				defer mu.Unlock()
-				if c.Method == qqtest.MethodTryAcquireLock {
-					if attempts++; attempts == 1 {
-						return qqtest.Fault{Code: codes.Unavailable}
-					}
-				}
-				return qqtest.Fault{}
-			})
+			srv.SetFaultFunc(firstCallOf(qqtest.MethodTryAcquireLock, qqtest.Fault{Code: codes.Unavailable}))
 			logs := &logRecords{}
 			c := newMutantKiller(t, srv, "campaign-log", 15*time.Second, client.WithLogger(slog.New(logs)))
 			if err := c.Campaign(context.Background()); err != nil {
@@ -473,18 +462,7 @@ func TestCampaignLogsOnlyFailedAttempts(t *testing.T) {
 func TestRunLogsOnlyAFailedReleaseAfterLeadReturns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
-		var mu sync.Mutex
-		releases := 0
-		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
-			mu.Lock()
-			defer mu.Unlock()
-			if c.Method == qqtest.MethodReleaseLock {
-				if releases++; releases == 1 {
-					return qqtest.Fault{Code: codes.Unavailable}
-				}
-			}
-			return qqtest.Fault{}
-		})
+		srv.SetFaultFunc(firstCallOf(qqtest.MethodReleaseLock, qqtest.Fault{Code: codes.Unavailable}))
 		logs := &logRecords{}
 		c := newMutantKiller(t, srv, "run-release", 15*time.Second, client.WithLogger(slog.New(logs)))
 		ctx, cancel := context.WithCancel(context.Background())

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -124,13 +123,7 @@ func TestAbandonedWaitingCallReturnsAtOnce(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
 		a := newClient(t, srv, "a")
 		mustAcquire(t, a)
-		var releases atomic.Int32
-		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
-			if c.Method == qqtest.MethodReleaseLock && releases.Add(1) == 1 {
-				return qqtest.Fault{Delay: 3 * time.Second} // the first only
-			}
-			return qqtest.Fault{}
-		})
+		srv.SetFaultFunc(firstCallOf(qqtest.MethodReleaseLock, qqtest.Fault{Delay: 3 * time.Second}))
 		first := make(chan error, 1)
 		go func() { first <- a.ReleaseLock(bg) }()
 		synctest.Wait()
