@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
@@ -25,6 +27,10 @@ type Scale struct {
 	// CPUPerElectionMinute is this process's CPU time (user + system) per
 	// election per minute, while every election renews its lease.
 	CPUPerElectionMinute time.Duration
+	// WritesPerRenewal is the write system calls this process made per
+	// renewal over the window: how well gRPC batched the elections'
+	// calls, which is most of what their schedule changes.
+	WritesPerRenewal float64
 	// Lapses counts elections that were not leading at the end.
 	Lapses int
 	Window time.Duration
@@ -92,13 +98,12 @@ func MeasureScale(addr string, n int, ttl, window time.Duration, profile func() 
 	if profile != nil {
 		stopProfile = profile()
 	}
-	cpu0 := cpuTime()
-	time.Sleep(window)
-	cpu := cpuTime() - cpu0
+	cpu, writes := measureWindow(window)
 	if stopProfile != nil {
 		stopProfile()
 	}
-	s.CPUPerElectionMinute = time.Duration(float64(cpu) / float64(n) / window.Minutes())
+	s.CPUPerElectionMinute = perElectionMinute(cpu, n, window)
+	s.WritesPerRenewal = perRenewal(writes, n, ttl, window)
 	for _, c := range clients {
 		if !c.IsLeader() {
 			s.Lapses++
@@ -120,12 +125,45 @@ func usage() snapshotUsage {
 	return snapshotUsage{bytes: int64(ms.HeapInuse + ms.StackInuse), goroutines: runtime.NumGoroutine()}
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+// measureWindow waits for window and returns the CPU time this process
+// spent and the write system calls it made meanwhile.
+func measureWindow(window time.Duration) (cpu time.Duration, writes int64) {
+	cpu0, writes0 := CPUTime(), writeSyscalls()
+	time.Sleep(window)
+	return CPUTime() - cpu0, writeSyscalls() - writes0
+}
+
+func perElectionMinute(cpu time.Duration, n int, window time.Duration) time.Duration {
+	return time.Duration(float64(cpu) / float64(n) / window.Minutes())
+}
+
+// perRenewal divides by the renewals n elections make over window at the
+// keep-alive interval for ttl: an estimate, the same for the client and
+// the bare stub, since neither renews exactly on the interval.
+func perRenewal(count int64, n int, ttl, window time.Duration) float64 {
+	return float64(count) / (float64(n) * float64(window) / float64(keepAliveInterval(ttl)))
+}
+
+// keepAliveInterval is the client's default keep-alive interval for ttl.
+func keepAliveInterval(ttl time.Duration) time.Duration { return ttl / 3 }
+
+// writeSyscalls is the number of write system calls this process has
+// made, from Linux's /proc/self/io; -1 elsewhere.
+func writeSyscalls() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 func closeAll(clients []*client.QuorumQuestClient) {
@@ -149,15 +187,51 @@ func closeAll(clients []*client.QuorumQuestClient) {
 	wg.Wait()
 }
 
+// Schedule is when a bare renewer sends its next renewal.
+type Schedule int
+
+const (
+	// ClientSchedule renews 0.9 to 1.1 intervals (uniformly drawn) after
+	// the previous renewal returned, as the client's keep-alive does
+	// (client/keepalive.go), so that renewals stay spread out.
+	ClientSchedule Schedule = iota
+	// Lockstep renews exactly one interval after the previous renewal
+	// returned. Renewals answered together are then sent together again,
+	// so they gather into bursts that gRPC writes in fewer system calls:
+	// cheaper for the process, harder on the server.
+	Lockstep
+)
+
+func (s Schedule) String() string {
+	if s == Lockstep {
+		return "in lockstep"
+	}
+	return "on the client's schedule"
+}
+
+// next is how long after a renewal returned the next is sent.
+func (s Schedule) next(interval time.Duration) time.Duration {
+	if s == Lockstep {
+		return interval
+	}
+	return time.Duration(float64(interval) * (0.9 + 0.2*rand.Float64()))
+}
+
+// BareScale is what MeasureBareScale measures.
+type BareScale struct {
+	CPUPerElectionMinute time.Duration
+	WritesPerRenewal     float64
+}
+
 // MeasureBareScale is the floor MeasureScale is compared with: n goroutines
 // on one connection, each renewing a lock of its own with the bare
-// generated stub at the same rate as the client's keep-alive (a third of
-// the TTL), with a per-call deadline like the client's. It reports CPU per
-// election-minute only.
-func MeasureBareScale(addr string, n int, ttl, window time.Duration) (time.Duration, error) {
+// generated stub at the client's keep-alive interval on the given
+// schedule, with a per-call deadline like the client's. Each starts at a
+// random point of its interval.
+func MeasureBareScale(addr string, n int, ttl, window time.Duration, schedule Schedule) (BareScale, error) {
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return 0, err
+		return BareScale{}, err
 	}
 	defer conn.Close()
 	stub := pb.NewLeaderElectionServiceClient(conn)
@@ -166,16 +240,17 @@ func MeasureBareScale(addr string, n int, ttl, window time.Duration) (time.Durat
 	defer wg.Wait() // deferred first, so it runs after cancel
 	defer cancel()
 	secs := int32(ttl / time.Second)
+	interval := keepAliveInterval(ttl)
 	for i := range n {
 		d := fmt.Sprintf("bare-%d-%d", time.Now().UnixNano(), i)
 		if _, err := stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "scale", Domain: d, ClientId: "bare", Ttl: secs}); err != nil {
-			return 0, err
+			return BareScale{}, err
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			req := &pb.KeepAliveRequest{Service: "scale", Domain: d, ClientId: "bare", Ttl: secs}
-			t := time.NewTimer(rand.N(ttl / 3))
+			t := time.NewTimer(rand.N(interval))
 			defer t.Stop()
 			for {
 				select {
@@ -183,16 +258,14 @@ func MeasureBareScale(addr string, n int, ttl, window time.Duration) (time.Durat
 					return
 				case <-t.C:
 				}
-				callCtx, done := context.WithTimeout(ctx, 5*time.Second)
+				callCtx, done := context.WithTimeout(ctx, client.DefaultRequestTimeout)
 				_, _ = stub.KeepAlive(callCtx, req)
 				done()
-				t.Reset(ttl / 3)
+				t.Reset(schedule.next(interval))
 			}
 		}()
 	}
-	time.Sleep(ttl / 3) // every goroutine in its steady state
-	cpu0 := cpuTime()
-	time.Sleep(window)
-	cpu := cpuTime() - cpu0
-	return time.Duration(float64(cpu) / float64(n) / window.Minutes()), nil
+	time.Sleep(interval) // every goroutine in its steady state
+	cpu, writes := measureWindow(window)
+	return BareScale{perElectionMinute(cpu, n, window), perRenewal(writes, n, ttl, window)}, nil
 }
