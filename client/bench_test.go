@@ -18,6 +18,7 @@ func BenchmarkCalls(b *testing.B) {
 	for _, bm := range benchmark.Benchmarks {
 		b.Run(bm.Name+"/bare", func(b *testing.B) { bm.Bare(b, l) })
 		b.Run(bm.Name+"/deadline", func(b *testing.B) { bm.Deadline(b, l) })
+		b.Run(bm.Name+"/timeout", func(b *testing.B) { bm.Timeout(b, l) })
 		b.Run(bm.Name+"/client", func(b *testing.B) { bm.Client(b, l) })
 		b.Run(bm.Name+"/metrics", func(b *testing.B) { bm.Metrics(b, l) })
 	}

@@ -71,17 +71,36 @@ func domain() string { return "bench-" + strconv.FormatInt(domains.Add(1), 10) }
 
 // BareTryAcquireLock is the baseline: the generated stub renewing a held
 // lock with TryAcquireLock.
-func BareTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, false) }
+func BareTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, unbounded) }
 
 // DeadlineTryAcquireLock is BareTryAcquireLock with the deadline the
 // client gives every call (the request timeout from the send), so that
 // gRPC sends it as the grpc-timeout header, and nothing else: what the
 // deadline costs, apart from the client's own work.
-func DeadlineTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, true) }
+func DeadlineTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, headerOnly) }
 
-// deadlineContext is a context whose deadline is set before each call,
-// without the allocations and timer of a context.WithDeadline per call:
-// gRPC only reads it, for the header.
+// TimeoutTryAcquireLock is BareTryAcquireLock bounding each call as a user
+// of the stub would, so that calls end in time as the client's do: a
+// context.WithTimeout of the request timeout per call.
+func TimeoutTryAcquireLock(b *testing.B, l *Loopback) { bareTryAcquireLock(b, l, withTimeout) }
+
+// callBound is how a bare benchmark bounds each call.
+type callBound int
+
+const (
+	// unbounded sends no deadline: the stub as generated.
+	unbounded callBound = iota
+	// headerOnly reports the client's deadline on a context that cannot
+	// end, without the allocations and timer of a context.WithDeadline:
+	// gRPC only reads it, for the grpc-timeout header.
+	headerOnly
+	// withTimeout ends each call at its deadline with context.WithTimeout,
+	// its timer and its cancellation included.
+	withTimeout
+)
+
+// deadlineContext is the context headerOnly's calls run under: its
+// deadline is set before each call.
 type deadlineContext struct {
 	context.Context
 	at time.Time
@@ -89,20 +108,29 @@ type deadlineContext struct {
 
 func (c *deadlineContext) Deadline() (time.Time, bool) { return c.at, !c.at.IsZero() }
 
-func (c *deadlineContext) set(deadline bool) {
-	if deadline {
-		c.at = time.Now().Add(client.DefaultRequestTimeout)
+func keep() {}
+
+// context returns the context of one call and what ends it; base is
+// reused by the calls that need no context of their own.
+func (cb callBound) context(base *deadlineContext) (context.Context, context.CancelFunc) {
+	switch cb {
+	case headerOnly:
+		base.at = time.Now().Add(client.DefaultRequestTimeout)
+	case withTimeout:
+		return context.WithTimeout(context.Background(), client.DefaultRequestTimeout)
 	}
+	return base, keep
 }
 
-func bareTryAcquireLock(b *testing.B, l *Loopback, deadline bool) {
+func bareTryAcquireLock(b *testing.B, l *Loopback, bound callBound) {
 	req := &pb.TryAcquireLockRequest{Service: "bench", Domain: domain(), ClientId: "bare", Ttl: int32(TTL / time.Second)}
-	ctx := &deadlineContext{Context: context.Background()}
+	base := &deadlineContext{Context: context.Background()}
 	b.ReportAllocs()
 	start := CPUTime()
 	for b.Loop() {
-		ctx.set(deadline)
+		ctx, end := bound.context(base)
 		resp, err := l.Stub.TryAcquireLock(ctx, req)
+		end()
 		if err != nil || !resp.GetIsLeader() {
 			b.Fatalf("TryAcquireLock: %v %v", resp, err)
 		}
@@ -177,24 +205,29 @@ func acquireBackToBack(b *testing.B, opts ...client.Option) {
 
 // BareKeepAlive is the baseline for a renewal: the generated stub's
 // KeepAlive on a held lock.
-func BareKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, false) }
+func BareKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, unbounded) }
 
 // DeadlineKeepAlive is BareKeepAlive with the client's deadline on every
 // call: see DeadlineTryAcquireLock.
-func DeadlineKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, true) }
+func DeadlineKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, headerOnly) }
 
-func bareKeepAlive(b *testing.B, l *Loopback, deadline bool) {
+// TimeoutKeepAlive is BareKeepAlive bounding each call with
+// context.WithTimeout: see TimeoutTryAcquireLock.
+func TimeoutKeepAlive(b *testing.B, l *Loopback) { bareKeepAlive(b, l, withTimeout) }
+
+func bareKeepAlive(b *testing.B, l *Loopback, bound callBound) {
 	d := domain()
-	ctx := &deadlineContext{Context: context.Background()}
-	if _, err := l.Stub.TryAcquireLock(ctx, &pb.TryAcquireLockRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: 15}); err != nil {
+	base := &deadlineContext{Context: context.Background()}
+	if _, err := l.Stub.TryAcquireLock(base, &pb.TryAcquireLockRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: 15}); err != nil {
 		b.Fatal(err)
 	}
 	req := &pb.KeepAliveRequest{Service: "bench", Domain: d, ClientId: "bare", Ttl: int32(TTL / time.Second)}
 	b.ReportAllocs()
 	start := CPUTime()
 	for b.Loop() {
-		ctx.set(deadline)
+		ctx, end := bound.context(base)
 		resp, err := l.Stub.KeepAlive(ctx, req)
+		end()
 		if err != nil || resp.GetLeaseLength().AsDuration() <= 0 {
 			b.Fatalf("KeepAlive: %v %v", resp, err)
 		}
@@ -279,12 +312,13 @@ func (s *countingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, 
 }
 
 // Benchmarks lists the call benchmarks by name, each run "bare", "bare"
-// with the client's deadline, through the "client", and through the client
-// with metrics on, for the side-by-side table.
+// with the client's deadline, "bare" bounding each call with a timeout,
+// through the "client", and through the client with metrics on, for the
+// side-by-side table.
 var Benchmarks = []struct {
-	Name                            string
-	Bare, Deadline, Client, Metrics func(*testing.B, *Loopback)
+	Name                                     string
+	Bare, Deadline, Timeout, Client, Metrics func(*testing.B, *Loopback)
 }{
-	{"TryAcquireLock", BareTryAcquireLock, DeadlineTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
-	{"KeepAlive", BareKeepAlive, DeadlineKeepAlive, ClientKeepAlive, MetricsKeepAlive},
+	{"TryAcquireLock", BareTryAcquireLock, DeadlineTryAcquireLock, TimeoutTryAcquireLock, ClientTryAcquireLock, MetricsTryAcquireLock},
+	{"KeepAlive", BareKeepAlive, DeadlineKeepAlive, TimeoutKeepAlive, ClientKeepAlive, MetricsKeepAlive},
 }

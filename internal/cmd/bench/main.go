@@ -187,8 +187,10 @@ func run(sizes string, window time.Duration, elections int, ttl time.Duration, r
 	return nil
 }
 
-// callRows runs each call benchmark bare, through the client, and through
-// the client with metrics on, in interleaved rounds on one connection to
+// callRows runs each call benchmark bare (as generated, with the client's
+// deadline in the header only, and with a context.WithTimeout per call),
+// through the client, and through the client with metrics on, in
+// interleaved rounds on one connection to
 // the server in the child process. Each round's client/bare ratio pairs
 // runs made seconds apart, so the median of the rounds' ratios is what the
 // goal is checked on; the ratio of CPU time per call (this process only)
@@ -202,14 +204,14 @@ func callRows(addr string, rounds int) ([]row, error) {
 	}
 	defer l.Close()
 	for _, bm := range benchmark.Benchmarks {
-		bare, dl := make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds)
-		cl, met := make([]testing.BenchmarkResult, rounds), make([]testing.BenchmarkResult, rounds)
+		results := func() []testing.BenchmarkResult { return make([]testing.BenchmarkResult, rounds) }
+		bare, dl, to, cl, met := results(), results(), results(), results(), results()
 		runs := []struct {
 			f   func(*testing.B, *benchmark.Loopback)
 			out []testing.BenchmarkResult
-		}{{bm.Bare, bare}, {bm.Deadline, dl}, {bm.Client, cl}, {bm.Metrics, met}}
+		}{{bm.Bare, bare}, {bm.Deadline, dl}, {bm.Timeout, to}, {bm.Client, cl}, {bm.Metrics, met}}
 		for i := range rounds {
-			// Interleaved, so drift in the machine hits all four, and in
+			// Interleaved, so drift in the machine hits every variant, and in
 			// an order rotated each round, so that no variant always runs
 			// first or last.
 			for k := range runs {
@@ -240,6 +242,16 @@ func callRows(addr string, rounds int) ([]row, error) {
 				fmt.Sprintf("%.3f (CPU per call %.3f): median bare with deadline %v; bare with deadline / bare %.3f (CPU %.3f)",
 					medianRatio(side.rs, dl, wallPerOp), medianRatio(side.rs, dl, cpuPerOp), time.Duration(median(dl).NsPerOp()),
 					medianRatio(dl, bare, wallPerOp), medianRatio(dl, bare, cpuPerOp)),
+				"",
+			})
+			// And against the bare stub ending each call in time as the
+			// client does, with a context.WithTimeout per call: what the
+			// client costs beyond that guarantee's own price.
+			rows = append(rows, row{
+				fmt.Sprintf("%s, %s: client / bare with a context.WithTimeout per call (median of %d rounds' ratios)", bm.Name, side.what, rounds),
+				fmt.Sprintf("%.3f (CPU per call %.3f): median bare with timeout %v; bare with timeout / bare %.3f (CPU %.3f); allocs/op %d",
+					medianRatio(side.rs, to, wallPerOp), medianRatio(side.rs, to, cpuPerOp), time.Duration(median(to).NsPerOp()),
+					medianRatio(to, bare, wallPerOp), medianRatio(to, bare, cpuPerOp), median(to).AllocsPerOp()),
 				"",
 			})
 			if side.what == "metrics off" {
