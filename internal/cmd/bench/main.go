@@ -37,12 +37,13 @@ func main() {
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the scale measurement's window to this file")
 	calls := flag.Bool("calls", true, "run the call benchmarks")
 	takeovers := flag.Bool("takeovers", true, "run the failover and handover measurements")
+	server := flag.String("server", "", "measure against the server listening at this address (such as a real Quorum Quest server) instead of the in-memory one; the failover and handover measurements need the in-memory server and are skipped")
 	flag.Parse()
 	if *serve {
 		runServer()
 		return
 	}
-	if err := run(*sizes, *window, *elections, *ttl, *rounds, *calls, *takeovers); err != nil {
+	if err := run(*server, *sizes, *window, *elections, *ttl, *rounds, *calls, *takeovers && *server == ""); err != nil {
 		log.Fatalf("bench: %v", err)
 	}
 }
@@ -113,15 +114,20 @@ func profile() func() {
 	}
 }
 
-func run(sizes string, window time.Duration, elections int, ttl time.Duration, rounds int, calls, takeovers bool) error {
+func run(addr, sizes string, window time.Duration, elections int, ttl time.Duration, rounds int, calls, takeovers bool) error {
 	var rows []row
 	fmt.Fprintf(os.Stderr, "machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 
-	addr, stop, err := startServer()
-	if err != nil {
-		return err
+	if addr == "" {
+		started, stop, err := startServer()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		addr = started
+	} else {
+		fmt.Fprintf(os.Stderr, "server: %s\n", addr)
 	}
-	defer stop()
 
 	if calls {
 		r, err := callRows(addr, rounds)
