@@ -216,3 +216,59 @@ func TestEmptyDialOptionsAreAccepted(t *testing.T) {
 // nilStub implements the service client on a pointer, so that a nil
 // *nilStub is a non-nil interface holding nil.
 type nilStub struct{ pb.LeaderElectionServiceClient }
+
+// A nil *QuorumQuestClient, or a zero value, is not a client: every method
+// returning an error reports ErrInvalidArgument, the others answer as a
+// closed client would, and none panics or blocks. Each exported method has
+// its case.
+func TestUnmadeClientIsRefused(t *testing.T) {
+	clients := map[string]*client.QuorumQuestClient{
+		"nil":  nil,
+		"zero": new(client.QuorumQuestClient),
+	}
+	refusals := map[string]func(c *client.QuorumQuestClient) error{
+		"TryAcquireLock": func(c *client.QuorumQuestClient) error {
+			ok, err := c.TryAcquireLock(bg)
+			if ok {
+				return errors.New("reported leadership")
+			}
+			return err
+		},
+		"ReleaseLock":    func(c *client.QuorumQuestClient) error { return c.ReleaseLock(bg) },
+		"StartKeepAlive": func(c *client.QuorumQuestClient) error { return c.StartKeepAlive(bg) },
+		"Campaign":       func(c *client.QuorumQuestClient) error { return c.Campaign(bg) },
+		"Run":            func(c *client.QuorumQuestClient) error { return c.Run(bg, func(context.Context) {}) },
+		"Close":          func(c *client.QuorumQuestClient) error { return c.Close() },
+	}
+	for kind, c := range clients {
+		for name, call := range refusals {
+			t.Run(kind+"/"+name, func(t *testing.T) {
+				var err error
+				bounded(t, name, func() { err = call(c) })
+				if !errors.Is(err, client.ErrInvalidArgument) {
+					t.Fatalf("%s on a %s client = %v, want ErrInvalidArgument", name, kind, err)
+				}
+			})
+		}
+		t.Run(kind+"/queries", func(t *testing.T) {
+			bounded(t, "queries", func() {
+				c.StopKeepAlive()
+				if c.IsLeader() {
+					t.Error("IsLeader = true")
+				}
+				if d := c.GetRemainingLease(); d != 0 {
+					t.Errorf("GetRemainingLease = %v, want 0", d)
+				}
+				if s := c.State(); s != client.StateClosed {
+					t.Errorf("State = %s, want %s", s, client.StateClosed)
+				}
+				if id := c.ClientID(); id != "" {
+					t.Errorf("ClientID = %q, want empty", id)
+				}
+				if tr, ok := <-c.Watch(bg); ok {
+					t.Errorf("Watch delivered %+v; want a closed channel", tr)
+				}
+			})
+		})
+	}
+}

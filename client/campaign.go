@@ -19,8 +19,8 @@ import (
 // ErrClosed when the client is closed. Keep-alive outlives ctx: ctx bounds
 // only the wait for leadership.
 func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
-	if ctx == nil {
-		return nilContext("Campaign")
+	if err := q.badCall("Campaign", ctx); err != nil {
+		return err
 	}
 	rng := rand.New(rand.NewPCG(seedFrom(q.cfg.clientID + "/campaign")))
 	for {
@@ -66,8 +66,8 @@ func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
 // ErrClosed. lead must return soon after its context is cancelled: until it
 // does, Run cannot hand over or campaign.
 func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Context)) error {
-	if ctx == nil {
-		return nilContext("Run")
+	if err := q.badCall("Run", ctx); err != nil {
+		return err
 	}
 	if lead == nil {
 		return fmt.Errorf("%w: Run: nil lead function", ErrInvalidArgument)

@@ -12,7 +12,9 @@ import (
 )
 
 // QuorumQuestClient campaigns for one lock (a service/domain pair) on a
-// Quorum Quest server. It is safe for concurrent use.
+// Quorum Quest server. It is safe for concurrent use. Make one with
+// NewQuorumQuestClient: a nil or zero QuorumQuestClient refuses every call
+// with ErrInvalidArgument.
 //
 // It is a thin facade: the election it delegates to owns the state
 // machine, the transport and the published snapshot, and the facade keeps
@@ -74,12 +76,36 @@ func NewQuorumQuestClient(service string, domain string, ttl time.Duration, addr
 	return c, nil
 }
 
-// ClientID returns the identity this client uses with the server.
-func (q *QuorumQuestClient) ClientID() string { return q.cfg.clientID }
+// ClientID returns the identity this client uses with the server ("" for a
+// client not made by NewQuorumQuestClient).
+func (q *QuorumQuestClient) ClientID() string {
+	if q.unmade() {
+		return ""
+	}
+	return q.cfg.clientID
+}
 
-// nilContext is the error of a method given a nil context.
-func nilContext(method string) error {
-	return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, method)
+// unmade reports whether q is nil or a zero value rather than a client
+// NewQuorumQuestClient returned. Such a client has no election to delegate
+// to: its methods that return errors report ErrInvalidArgument, the others
+// answer as a closed client would, and none panics.
+func (q *QuorumQuestClient) unmade() bool { return q == nil || q.e == nil }
+
+// unmadeError is the error of method called on an unmade client.
+func unmadeError(method string) error {
+	return fmt.Errorf("%w: %s on a QuorumQuestClient not made by NewQuorumQuestClient", ErrInvalidArgument, method)
+}
+
+// badCall is the error of a method called on an unmade client, or given a
+// nil context; nil when neither.
+func (q *QuorumQuestClient) badCall(method string, ctx context.Context) error {
+	if q.unmade() {
+		return unmadeError(method)
+	}
+	if ctx == nil {
+		return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, method)
+	}
+	return nil
 }
 
 // TryAcquireLock asks the server for the lock once and reports whether this
@@ -92,8 +118,8 @@ func nilContext(method string) error {
 // runs until its deadline), or ctx ended, or the client is closed
 // (ErrClosed).
 func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
-	if ctx == nil {
-		return false, nilContext("TryAcquireLock")
+	if err := q.badCall("TryAcquireLock", ctx); err != nil {
+		return false, err
 	}
 	return q.e.acquire(ctx)
 }
@@ -107,8 +133,8 @@ func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
 // the release waits for its answer (at most the request timeout, or until
 // ctx ends), so that the server applies the release after it.
 func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
-	if ctx == nil {
-		return nilContext("ReleaseLock")
+	if err := q.badCall("ReleaseLock", ctx); err != nil {
+		return err
 	}
 	return q.e.release(ctx)
 }
@@ -124,8 +150,8 @@ func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
 // Close. After leadership ends, keep-alive must be started again for the
 // next lease.
 func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
-	if ctx == nil {
-		return nilContext("StartKeepAlive")
+	if err := q.badCall("StartKeepAlive", ctx); err != nil {
+		return err
 	}
 	return q.e.startKeepAlive(ctx)
 }
@@ -135,6 +161,9 @@ func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
 // any, runs out at its deadline unless TryAcquireLock renews it. It does
 // nothing when keep-alive is not running or the client is closed.
 func (q *QuorumQuestClient) StopKeepAlive() {
+	if q.unmade() {
+		return
+	}
 	q.e.stop()
 }
 
@@ -142,14 +171,25 @@ func (q *QuorumQuestClient) StopKeepAlive() {
 // leading and the lease's local deadline has not passed. The deadline is
 // checked here as well as in the machine, so a busy process never reports
 // a lease that has run out.
-func (q *QuorumQuestClient) IsLeader() bool { return q.e.isLeader() }
+func (q *QuorumQuestClient) IsLeader() bool { return !q.unmade() && q.e.isLeader() }
 
 // GetRemainingLease returns how long the current lease is trusted for, as
 // of this call; it counts down, and is 0 when the client does not lead.
-func (q *QuorumQuestClient) GetRemainingLease() time.Duration { return q.e.remainingLease() }
+func (q *QuorumQuestClient) GetRemainingLease() time.Duration {
+	if q.unmade() {
+		return 0
+	}
+	return q.e.remainingLease()
+}
 
-// State returns the current state of the client's machine.
-func (q *QuorumQuestClient) State() State { return q.e.state() }
+// State returns the current state of the client's machine (StateClosed for
+// a client not made by NewQuorumQuestClient, which can do nothing).
+func (q *QuorumQuestClient) State() State {
+	if q.unmade() {
+		return StateClosed
+	}
+	return q.e.state()
+}
 
 // Close ends the client: leadership ends, calls in flight are cancelled,
 // the lock is released whenever the server may hold it for this client
@@ -162,6 +202,9 @@ func (q *QuorumQuestClient) State() State { return q.e.state() }
 // joins the release's and the connection's, either of which errors.Is
 // finds. Close is idempotent: later calls return what the first returned.
 func (q *QuorumQuestClient) Close() error {
+	if q.unmade() {
+		return unmadeError("Close")
+	}
 	q.closed.Do(func() {
 		close(q.closing)
 		err := q.e.close()

@@ -21,8 +21,14 @@ type watcher struct {
 // transitions but always receives the most recent one. Use
 // WithTransitionHook to see every transition without loss. After Close,
 // and for a nil ctx (a bad argument, with no error to report it by), Watch
-// returns a closed channel.
+// returns a closed channel; so it does on a client not made by
+// NewQuorumQuestClient.
 func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
+	if q.unmade() {
+		ch := make(chan Transition)
+		close(ch)
+		return ch
+	}
 	return q.e.watch(ctx)
 }
 
