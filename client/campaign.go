@@ -56,10 +56,13 @@ func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
 // Run campaigns for leadership and, while leading, runs lead with a context
 // that is cancelled the moment leadership ends: lost, released, the client
 // closed, or ctx done. context.Cause of that context says why; it matches
-// ErrNotLeader when leadership ended.
+// ErrNotLeader when leadership ended (ErrClosed instead when Close came
+// between the win and the start of lead).
 //
-// When lead returns on its own, Run releases the lock (another candidate
-// can take over within its retry interval) and campaigns again. When lead
+// When lead returns on its own, Run hands the lock over: it releases it and
+// waits one retry interval, plus the release's round trip, before it
+// campaigns again, so that any candidate retrying at least that often
+// (Run and Campaign with the same retry interval do) takes over first. When lead
 // returns because leadership was lost, Run campaigns again. When ctx ends,
 // Run releases the lock if it holds it, a graceful handover bounded by
 // WithCloseTimeout, and returns ctx's error. After Close it returns
@@ -78,6 +81,7 @@ func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Conte
 		}
 		leading, stop := q.e.leadership(ctx)
 		lead(leading)
+		handover := leading.Err() == nil // lead returned while still leading
 		stop()
 		if ctx.Err() != nil {
 			release, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.cfg.closeTimeout)
@@ -87,11 +91,38 @@ func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Conte
 			cancel()
 			return ctx.Err()
 		}
+		released := time.Now()
 		switch err := q.ReleaseLock(ctx); {
 		case errors.Is(err, ErrClosed):
 			return ErrClosed
 		case err != nil && ctx.Err() == nil:
 			q.cfg.logger.Warn("quorumquest: release after lead returned failed", "err", err)
 		}
+		if handover {
+			if err := q.standAside(ctx, time.Since(released)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// standAside waits, after Run released the lock because lead returned, for
+// the other candidates to take it first. The server keeps no queue: without
+// the wait this client, asking again at once, would win back the lock it
+// just gave up, and lead would never move. A candidate denied before the
+// release asks again within one retry interval of its denial, and its
+// request reaches the server within a round trip more; rtt, the release's
+// own round trip, stands for that round trip. Campaign then finds the lock
+// taken and waits like any other candidate.
+func (q *QuorumQuestClient) standAside(ctx context.Context, rtt time.Duration) error {
+	wait := time.NewTimer(q.cfg.retryInterval + rtt)
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-q.closing:
+		return ErrClosed
 	}
 }

@@ -154,6 +154,51 @@ func TestGracefulHandoverWithinRetryInterval(t *testing.T) {
 	})
 }
 
+// A lead that returns on its own hands the lock over: another candidate
+// leads next, within the retry interval plus two round trips of the
+// release, as when Run's context ends. Without standing aside, the
+// releasing client would win back its own lock every time.
+func TestRunHandsOverWhenLeadReturns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		delayed(srv)
+		type term struct {
+			id           string
+			start, ended time.Time
+		}
+		terms := make(chan term, 16)
+		ctx, cancel := context.WithCancel(bg)
+		var wg sync.WaitGroup
+		for _, id := range []string{"a", "b", "c"} {
+			c := newClient(t, srv, id)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := c.Run(ctx, func(context.Context) {
+					start := time.Now()
+					time.Sleep(ttl / 2) // the work, then step down
+					terms <- term{id, start, time.Now()}
+				})
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Run(%s) = %v", id, err)
+				}
+			}()
+		}
+		prev := <-terms
+		for range 6 {
+			next := <-terms
+			gap := next.start.Sub(prev.ended)
+			if next.id == prev.id || gap > ttl/10+4*oneWay {
+				t.Fatalf("%s led after %s stepped down, %v later; want another candidate within %v",
+					next.id, prev.id, gap, ttl/10+4*oneWay)
+			}
+			prev = next
+		}
+		cancel()
+		wg.Wait()
+	})
+}
+
 // lead's context ends the moment leadership is lost, with the reason as
 // its cause, and Run campaigns again.
 func TestRunCancelsLeadOnLossAndCampaignsAgain(t *testing.T) {
