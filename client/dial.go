@@ -10,12 +10,15 @@ import (
 
 // DialOptions returns the gRPC dial options the client uses for a
 // connection it dials itself, for a lease of length ttl and the given
-// options (WithRequestTimeout and WithRetryInterval change them): plaintext
-// credentials, no HTTP/2 keepalive pings, a connect attempt abandoned after
-// a call timeout (the request timeout, or the usable lease when shorter)
-// and a reconnect backoff capped at the retry interval. Give them to the
-// connection you share through WithConn, followed by your own options
-// (credentials, interceptors), which override them.
+// options (WithRequestTimeout, WithRetryInterval, WithClockDrift and
+// WithSafetyMargin change them): plaintext credentials, no HTTP/2
+// keepalive pings, a connect attempt abandoned after a call timeout (the
+// request timeout, or the usable lease when shorter) and a reconnect
+// backoff of at most the retry interval plus gRPC's 20% jitter, followed,
+// as when the client dials, by the options of WithDialOptions, which
+// override them. Give them to the connection you share through WithConn,
+// with your own options (credentials, interceptors) in WithDialOptions or
+// after them.
 //
 // They bound connecting and reconnecting; they do not replace a connection
 // that went silent (READY to gRPC, yet answering nothing), which only a
@@ -30,7 +33,17 @@ func DialOptions(ttl time.Duration, opts ...Option) ([]grpc.DialOption, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cfg.connParams().DialOptions()
+	return cfg.allDialOptions()
+}
+
+// allDialOptions is what the client dials with: its own options, then the
+// user's, which override them.
+func (c *config) allDialOptions() ([]grpc.DialOption, error) {
+	opts, err := c.connParams().DialOptions()
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, c.dialOptions...), nil
 }
 
 // DialConn opens the connection a client would dial for itself, for
@@ -66,11 +79,11 @@ func (c *config) connParams() transport.ConnParams {
 // dial opens the connection the client owns: it replaces itself when a
 // call timeout passes without an answer on a READY connection.
 func dial(address string, cfg *config) (*transport.Conn, error) {
-	opts, err := cfg.connParams().DialOptions()
+	opts, err := cfg.allDialOptions()
 	if err != nil { // newConfig validated what they derive from: a broken invariant
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	conn, err := transport.Open(address, cfg.callTimeout(), append(opts, cfg.dialOptions...)...)
+	conn, err := transport.Open(address, cfg.callTimeout(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: address %q: %w", ErrInvalidConfig, address, err)
 	}

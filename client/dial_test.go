@@ -28,6 +28,25 @@ func TestDialOptionsForASharedConnection(t *testing.T) {
 	mustAcquire(t, a)
 }
 
+// The options given through WithDialOptions (TLS credentials, say) are
+// part of what DialOptions returns, after the client's own, as when the
+// client dials: a caller passing credentials there must not get plaintext.
+func TestDialOptionsKeepWithDialOptions(t *testing.T) {
+	own, err := client.DialOptions(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, interceptor := grpc.WithUserAgent("test"), grpc.WithChainUnaryInterceptor()
+	all, err := client.DialOptions(2*time.Second, client.WithDialOptions(agent, interceptor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(own)+2 || all[len(all)-2] != agent || all[len(all)-1] != interceptor {
+		t.Fatalf("DialOptions with WithDialOptions(agent, interceptor) = %d options ending %v, %v; want the %d of the client, then those two",
+			len(all), all[len(all)-2], all[len(all)-1], len(own))
+	}
+}
+
 // One self-healing connection, shared by two elections through
 // WithServerStub.
 func TestDialConnShared(t *testing.T) {
