@@ -26,7 +26,8 @@ var (
 	ErrEmptyService = configError("quorumquest: service must not be empty")
 	// ErrEmptyDomain: the domain is empty.
 	ErrEmptyDomain = configError("quorumquest: domain must not be empty")
-	// ErrEmptyAddress: the address is empty and no WithServerStub was given.
+	// ErrEmptyAddress: the address is empty and neither WithServerStub nor
+	// WithConn was given.
 	ErrEmptyAddress = configError("quorumquest: address must not be empty")
 	// ErrInvalidTTL: the TTL is under one second or beyond what the wire's
 	// int32 seconds hold.

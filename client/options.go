@@ -117,7 +117,8 @@ func WithDialOptions(opts ...grpc.DialOption) Option {
 // while another client leads (default a tenth of the TTL). Each wait is
 // jittered to between 80% and 100% of it, so failover after a leader
 // vanishes takes at most TTL plus this interval and a round trip. It also
-// caps the backoff between attempts to reconnect to the server.
+// caps the backoff between attempts to reconnect to the server (before
+// gRPC's jitter of up to 20%).
 func WithRetryInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -144,8 +145,10 @@ func WithRequestTimeout(d time.Duration) Option {
 	}
 }
 
-// WithCloseTimeout bounds the release Close sends when leading (default
-// DefaultCloseTimeout). If it runs out, the lock is freed by its TTL.
+// WithCloseTimeout bounds the release Close sends whenever the server may
+// hold the lock for this client, and the release Run sends when its
+// context ends (default DefaultCloseTimeout). If it runs out, the lock is
+// freed by its TTL.
 func WithCloseTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -206,8 +209,10 @@ func WithTransitionHook(hook func(Transition)) Option {
 	}
 }
 
-// WithLogger sends the client's diagnostics (recovered hook panics, failed
-// renewals) to logger. The default discards them.
+// WithLogger sends the client's diagnostics to logger: transitions (Debug),
+// failed campaign attempts (Info), failed renewals and releases and
+// recovered hook panics (Warn), events the machine refused (Error). The
+// default discards them.
 func WithLogger(logger *slog.Logger) Option {
 	return func(c *config) error {
 		if logger == nil || logger.Handler() == nil { // a zero slog.Logger has no handler

@@ -29,8 +29,8 @@ type ConnParams struct {
 	MaxBackoff time.Duration
 }
 
-// ConnParamsFor derives the parameters for a lease of length ttl:
-// connecting may take as long as a call (callTimeout, see
+// ConnParamsFor derives the connection's parameters: connecting may take
+// as long as a call (callTimeout, see
 // LeasePolicy.CallTimeout), and the backoff is capped at retry, the
 // interval at which a candidate asks for the lock again. Reconnecting any
 // faster would not make a candidate ask any sooner.

@@ -4,6 +4,7 @@
 //
 // It owns the facts of the wire: the TTL travels in whole seconds, every call
 // has a deadline of its own, a lease is measured from the moment its request
-// was sent, and a gRPC error is either worth retrying or not. It keeps no
-// state between calls and never changes the machine itself.
+// was sent, and a gRPC error is either worth retrying or not. A Transport
+// keeps no state between calls and never changes the machine itself; a
+// Conn keeps what it needs to replace a connection that went silent.
 package transport
