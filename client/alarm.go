@@ -18,6 +18,9 @@ import "time"
 type alarm struct {
 	timer *time.Timer
 	at    time.Time // when timer fires; zero once it has fired or stopped
+	// awaited is set by Close for a callback that fired before Close
+	// stopped the alarm and has yet to run (background.go).
+	awaited bool
 }
 
 // newAlarm returns a stopped alarm that calls f, on a goroutine of its own.
@@ -36,10 +39,18 @@ func (a *alarm) setBy(d time.Time) {
 }
 
 // fired is called by the alarm's function, before it looks at what is due.
-func (a *alarm) fired() { a.at = time.Time{} }
-
-// stop stops the alarm, for good unless it is set again.
-func (a *alarm) stop() {
-	a.timer.Stop()
+// It reports whether Close waits for the function to end.
+func (a *alarm) fired() (awaited bool) {
 	a.at = time.Time{}
+	awaited, a.awaited = a.awaited, false
+	return awaited
+}
+
+// stop stops the alarm, for good unless it is set again, and reports
+// whether it had fired with its function still to call fired: at is set
+// until then, and the function needs e.mu, which the caller holds.
+func (a *alarm) stop() (pending bool) {
+	pending = !a.timer.Stop() && !a.at.IsZero()
+	a.at = time.Time{}
+	return pending
 }

@@ -81,7 +81,7 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 		e.endScope(context.Cause(ctx))
 		return
 	}
-	cl.stopCaller = context.AfterFunc(ctx, func() {
+	cl.stopCaller = e.afterFunc(ctx, func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if e.sending == cl {
@@ -116,9 +116,10 @@ func (e *election) cancelCall(cl *call, cause error) {
 
 // callTimedOut runs on the call timer's goroutine.
 func (e *election) callTimedOut() {
+	e.callbackStarted()
 	e.mu.Lock()
+	defer e.alarmDone(e.callTimer.fired()) // after the unlock
 	defer e.mu.Unlock()
-	e.callTimer.fired()
 	cl := e.sending
 	switch {
 	case cl == nil: // set for a call that has returned

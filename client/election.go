@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/fsm"
@@ -92,6 +93,10 @@ type election struct {
 	// renewals counts the keep-alive goroutines running (renewLoop),
 	// which Close waits for.
 	renewals sync.WaitGroup
+	// callbacks counts the callbacks started, or still to start, on
+	// goroutines of their own, which Close waits for (background.go).
+	callbacks  sync.WaitGroup
+	onCallback atomic.Pointer[func()] // for tests, see callbackStarted
 }
 
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
@@ -360,13 +365,13 @@ func (e *election) release(ctx context.Context) error {
 	}
 	wait := e.turns.take()
 	sent := e.sends
-	e.unlock()
-
 	// The caller's context may never end: Close must still be able to cut
 	// the release short.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(e.lifetime, cancel)()
+	defer e.afterFunc(e.lifetime, cancel)()
+	e.unlock()
+
 	if err := e.inTurn(ctx, wait, e.rpc.Release); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
@@ -411,9 +416,11 @@ func (e *election) setDeadline(d time.Time) {
 
 // expire runs on the expiry timer's goroutine.
 func (e *election) expire() {
+	e.callbackStarted()
 	e.mu.Lock()
+	awaited := e.expiry.fired()
+	defer e.alarmDone(awaited) // after unlock's logging, which is the callback's too
 	defer e.unlock()
-	e.expiry.fired()
 	s := e.snap.Load()
 	if !s.state.Leading() {
 		return // set for a lease that has ended since
@@ -469,16 +476,19 @@ func (e *election) fire(ev fsm.Event, cause error) {
 
 // close serves Close: leadership ends, calls in flight are cancelled, the
 // lock is released if it may be held, and nothing of the client is left
-// running when it returns.
+// running when it returns: its keep-alive loop, its hooks' goroutines and
+// every callback that has started (background.go) have ended.
 func (e *election) close() error {
 	e.mu.Lock()
 	wasHolding := e.mayHold
 	e.endCall(ErrClosed)
 	e.fire(fsm.Close, nil)
+	if cl := e.sending; cl != nil && cl.stopCaller != nil {
+		cl.stopCaller() // the call is ended below; it may outlive Close
+	}
 	e.closed = true
 	e.endLife()
-	e.callTimer.stop()
-	e.expiry.stop()
+	e.awaitAlarms()
 	e.endScope(ErrClosed) // nothing sends under it any more
 	var wait chan struct{}
 	if wasHolding {
@@ -504,6 +514,7 @@ func (e *election) close() error {
 	for _, h := range e.hooks {
 		h.wait()
 	}
+	e.callbacks.Wait()
 	return err
 }
 

@@ -22,7 +22,8 @@ type keepAlive struct {
 	interval time.Duration
 	timer    *time.Timer
 	backoff  *backoff.ExponentialBackOff
-	rng      *rand.Rand // the election's, see newElection
+	rng      *rand.Rand  // the election's, see newElection
+	unwatch  func() bool // ends the watch on ctx (background.go)
 }
 
 // succeeded schedules the next renewal a jittered interval from now, so
@@ -82,9 +83,9 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	ka.timer.Stop()
 	e.renewals.Add(1) // Close waits for the loop to end
 	go e.renewLoop(ka)
-	// Keep-alive ends with its context, as StopKeepAlive would end it. The
-	// registration goes when ka.ctx ends, which stopKeepAlive ensures.
-	context.AfterFunc(ka.ctx, func() {
+	// Keep-alive ends with its context, as StopKeepAlive would end it.
+	// stopKeepAlive unregisters this before it cancels ka.ctx itself.
+	ka.unwatch = e.afterFunc(ka.ctx, func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if e.keepAlive == ka {
@@ -115,6 +116,7 @@ func (e *election) stopKeepAlive() {
 	if cl := e.call; cl != nil && cl.renewal == ka {
 		e.cancelCall(cl, context.Canceled)
 	}
+	ka.unwatch() // first: cancel must not start the watch's callback
 	ka.cancel()
 	ka.timer.Stop()
 }

@@ -42,7 +42,7 @@ func (e *election) watch(ctx context.Context) <-chan Transition {
 		return w.ch
 	}
 	e.watchers[w] = struct{}{}
-	w.stop = context.AfterFunc(ctx, func() {
+	w.stop = e.afterFunc(ctx, func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		e.unwatch(w)
