@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -106,7 +110,7 @@ otherwise the child's own exit code (128+n if signal n killed it).
 	fs.DurationVar(&c.ttl, "ttl", 15*time.Second, "lease length asked of the server (at least 1s)")
 	fs.StringVar(&c.id, "id", "", "client ID (default: the library's, hostname and a random suffix)")
 	fs.DurationVar(&c.timeout, "timeout", 0, "give up (exit 65) if not leading within this; 0 waits forever")
-	fs.DurationVar(&c.grace, "grace", 0, "time the child gets between SIGTERM and SIGKILL (default TTL/5; at most 0.59×TTL − 0.2s − --reap-allowance)")
+	fs.DurationVar(&c.grace, "grace", 0, "time the child gets between SIGTERM and SIGKILL; 0 skips the SIGTERM (default TTL/5, or the longest allowed if less: 0.59×TTL − 0.2s − --reap-allowance)")
 	fs.DurationVar(&c.reapAllowance, "reap-allowance", defaultReapAllowance, "time kept between the child's SIGKILL and the lease's deadline, for the child to die and be reaped; raise it for children that take long to tear down (a large heap)")
 	fs.BoolVar(&c.restart, "restart", false, "campaign again after the child ends or leadership is lost, instead of exiting")
 	fs.StringVar(&c.httpAddr, "http", "", "serve GET /leader and GET /healthz on this `address`")
@@ -141,6 +145,34 @@ func parseLock(args []string, stderr io.Writer) (*lockConfig, error) {
 	return c, nil
 }
 
+// maxTTL keeps the durations derived from the TTL (3×TTL for
+// --unreachable) from overflowing; the wire itself carries up to 68 years.
+const maxTTL = 1000 * 24 * time.Hour
+
+// grpcSchemes are the target schemes gRPC resolves without help.
+var grpcSchemes = []string{"dns", "unix", "unix-abstract", "passthrough"}
+
+// checkAddr accepts host:port with a numeric port, or a gRPC target with a
+// scheme gRPC resolves itself (dns:///host:port, unix:///path). Anything
+// else would dial a default port (443), or fail only when the server
+// counts as unreachable.
+func checkAddr(addr string) error {
+	if scheme, _, ok := strings.Cut(addr, ":"); ok && slices.Contains(grpcSchemes, scheme) {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("want host:port: port %q is not a number from 1 to 65535", port)
+	}
+	if strings.ContainsAny(host, "/ ") { // an empty host is gRPC's localhost
+		return fmt.Errorf("want host:port: host %q", host)
+	}
+	return nil
+}
+
 func (c *lockConfig) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
@@ -148,6 +180,8 @@ func (c *lockConfig) validate() error {
 	switch {
 	case c.addr == "":
 		return bad("--addr is required")
+	case checkAddr(c.addr) != nil:
+		return bad("--addr %q: %v", c.addr, checkAddr(c.addr))
 	case len(c.command) == 0:
 		return bad("no command: quorum-quest lock [flags] -- command [args...]")
 	case c.command[0] == "":
@@ -158,6 +192,8 @@ func (c *lockConfig) validate() error {
 		return bad("--domain is empty")
 	case c.ttl < time.Second:
 		return bad("--ttl %v is below 1s", c.ttl)
+	case c.ttl > maxTTL:
+		return bad("--ttl %v is above %v", c.ttl, maxTTL)
 	case c.timeout < 0:
 		return bad("--timeout %v is negative", c.timeout)
 	case c.retry < 0:

@@ -71,6 +71,13 @@ func TestParseLockRejects(t *testing.T) {
 		{[]string{"--addr", "h:1", "--ttl", "2s", "--reap-allowance", "500ms", "--grace", "481ms", "--", "cmd"}, "the longest grace for this TTL is 480ms"},
 		{[]string{"--addr", "h:1", "--no-such-flag", "--", "cmd"}, "not defined"},
 		{[]string{"--addr", "h:1", "--ttl", "soon", "--", "cmd"}, "invalid value"},
+		{[]string{"--addr", "h:1", "--ttl", "1000000h", "--", "cmd"}, "--ttl 1000000h0m0s is above"},
+		{[]string{"--addr", "127.0.0.1", "--", "cmd"}, "missing port"},
+		{[]string{"--addr", "[::1", "--", "cmd"}, "want host:port"},
+		{[]string{"--addr", "h:0", "--", "cmd"}, "not a number from 1 to 65535"},
+		{[]string{"--addr", "h:https", "--", "cmd"}, "not a number from 1 to 65535"},
+		{[]string{"--addr", "http://127.0.0.1:41243", "--", "cmd"}, "want host:port"},
+		{[]string{"--addr", "a/b:1", "--", "cmd"}, "want host:port: host"},
 	} {
 		_, err := parseLock(c.args, io.Discard)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
@@ -80,8 +87,28 @@ func TestParseLockRejects(t *testing.T) {
 	if _, err := parseLock([]string{"--addr", "h:1", "--ttl", "2s", "--grace", "730ms", "--", "cmd"}, io.Discard); err != nil {
 		t.Errorf("the longest grace is rejected: %v", err)
 	}
+	for _, addr := range []string{"h:1", ":5050", "[::1]:5050", "dns:///h:1", "unix:///tmp/qq.sock", "passthrough:///h:1"} {
+		if _, err := parseLock([]string{"--addr", addr, "--", "cmd"}, io.Discard); err != nil {
+			t.Errorf("--addr %q is rejected: %v", addr, err)
+		}
+	}
 	if _, err := parseLock([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v; want flag.ErrHelp", err)
+	}
+}
+
+// A command that cannot run is refused before the campaign, with the
+// shell's codes, even with no server to campaign against (--timeout bounds
+// the test should the lookup be skipped: that would end in 65).
+func TestCommandThatCannotRunIsRefusedFirst(t *testing.T) {
+	for _, c := range []struct {
+		command string
+		want    int
+	}{{"/nonexistent/quorum-quest-test", exitNotFound}, {"quorum-quest-test-not-on-path", exitNotFound}, {t.TempDir(), exitCannotRun}} {
+		args := []string{"lock", "--addr", "127.0.0.1:1", "--timeout", "2s", "--", c.command}
+		if code := run(args, io.Discard, io.Discard); code != c.want {
+			t.Errorf("run(%q) = %d; want %d", args, code, c.want)
+		}
 	}
 }
 

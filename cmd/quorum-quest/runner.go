@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,13 @@ func runLock(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "quorum-quest lock: %v\n", err)
 		return exitUsage
+	}
+	// A command that cannot run is found out before the campaign: winning
+	// the lock only to fail would pass the failure from replica to replica.
+	// (It is looked up again when started: it may have gone meanwhile.)
+	if _, err := exec.LookPath(cfg.command[0]); err != nil {
+		fmt.Fprintf(stderr, "quorum-quest lock: cannot run %q: %v\n", cfg.command[0], err)
+		return startError(err)
 	}
 	// Signals are caught before anything else, so that none is lost
 	// between start-up and the campaign.
