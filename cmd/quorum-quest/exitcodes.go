@@ -2,7 +2,7 @@ package main
 
 // The runner's exit codes. Apart from these, `lock` exits with its child's
 // code when the child ends by itself (128+n when signal n killed it), and
-// with 128+n when signal n (SIGINT, SIGTERM) stopped the runner.
+// with 128+n when signal n (SIGINT, SIGTERM, SIGQUIT) stopped the runner.
 const (
 	// exitUsage: bad flags or arguments, or a configuration the runner
 	// cannot keep its guarantee with (a --grace too long for the --ttl).

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -205,6 +206,9 @@ type proc struct {
 	exited chan struct{} // closed once it has been reaped
 	code   int           // its exit code, once exited
 	start  time.Time
+	// stderr, with runnerOpts.stderrPipe, is the read end of the pipe its
+	// standard error goes to, copied into out until closed.
+	stderr *os.File
 }
 
 // runnerOpts are a runner's settings beyond the world's.
@@ -212,6 +216,9 @@ type runnerOpts struct {
 	addr  string   // default the world's server
 	env   []string // added to the child's environment (through the runner's)
 	flags []string // added after the defaults, before "--"
+	// stderrPipe sends the runner's standard error through a pipe that
+	// the test can close (proc.stderr), as a log reader that died would.
+	stderrPipe bool
 }
 
 // runner starts `quorum-quest lock` with client ID id, running the tests'
@@ -225,12 +232,17 @@ func (w *world) runner(id string, o runnerOpts) *proc {
 	args := []string{"lock", "--addr", o.addr, "--id", id, "--service", testService, "--domain", testDomain,
 		"--ttl", testTTL.String(), "--retry", testRetry.String(), "--grace", testGrace.String()}
 	args = append(append(args, o.flags...), "--", child)
-	return w.start(id, o.env, args...)
+	return w.startProc(id, o.env, o.stderrPipe, args...)
 }
 
 // start runs the command with args, its output to a file that the test
 // logs at its end.
 func (w *world) start(id string, env []string, args ...string) *proc {
+	w.t.Helper()
+	return w.startProc(id, env, false, args...)
+}
+
+func (w *world) startProc(id string, env []string, stderrPipe bool, args ...string) *proc {
 	w.t.Helper()
 	p := &proc{id: id, exited: make(chan struct{}), out: filepath.Join(w.t.TempDir(), id+".out")}
 	f, err := os.Create(p.out)
@@ -241,6 +253,28 @@ func (w *world) start(id string, env []string, args ...string) *proc {
 	command, _ := binaries(w.t)
 	p.cmd = exec.Command(command, args...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if stderrPipe {
+		r, wr, err := os.Pipe()
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		defer wr.Close() // the runner's copy is its own
+		p.stderr, p.cmd.Stderr = r, wr
+		log, err := os.OpenFile(p.out, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		copied := make(chan struct{})
+		go func() {
+			defer close(copied)
+			defer log.Close()
+			_, _ = io.Copy(log, r) // until the pipe is closed, at either end
+		}()
+		w.t.Cleanup(func() {
+			r.Close()
+			<-copied
+		})
+	}
 	p.cmd.Env = append(os.Environ(), "QQT_CONTROL="+w.ctl.Addr().String(), "QQT_PORT="+strconv.Itoa(w.port))
 	p.cmd.Env = append(p.cmd.Env, env...)
 	p.start = time.Now()

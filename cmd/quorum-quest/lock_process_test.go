@@ -115,22 +115,48 @@ func TestLockCutNetwork(t *testing.T) {
 
 // (c) SIGTERM the leading runner: it stops its child, releases, and exits
 // 128+15; the other replica's child starts within its retry interval (plus
-// process start-up).
+// process start-up). SIGQUIT does the same rather than kill the runner
+// alone (Go's default), which would leave what the child started running
+// beside the next leader's child.
 func TestLockSIGTERMHandsOver(t *testing.T) {
 	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGQUIT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			r1, _, _ := leaderAndFollower(t, w, runnerOpts{}, runnerOpts{})
+			sent := r1.signal(t, sig)
+			died := w.next("death", "r1", testGrace+slack)
+			started := w.next("start", "r2", testRetry+slack)
+			if code := r1.wait(t, slack); code != 128+int(sig) {
+				t.Errorf("runner exited %d after %v; want %d", code, sig, 128+int(sig))
+			}
+			if !strings.Contains(r1.output(), "released the lock") {
+				t.Errorf("the runner did not release the lock:\n%s", r1.output())
+			}
+			t.Logf("(c) child died %v after %v; the next started %v after that (retry interval %v)",
+				died.at.Sub(sent), sig, started.at.Sub(died.at), testRetry)
+		})
+	}
+}
+
+// A runner whose standard error nobody reads any more (the pipe to a log
+// shipper that died) goes on: its writes fail, and SIGPIPE, caught, does
+// not kill it. Stopped, it stops its child and releases as usual.
+func TestLockSurvivesABrokenStderr(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
-	r1, _, _ := leaderAndFollower(t, w, runnerOpts{}, runnerOpts{})
-	sent := r1.signal(t, syscall.SIGTERM)
-	died := w.next("death", "r1", testGrace+slack)
-	started := w.next("start", "r2", testRetry+slack)
+	r1 := w.runner("r1", runnerOpts{stderrPipe: true})
+	w.next("start", "r1", 10*time.Second)
+	r1.stderr.Close()
+	r1.signal(t, syscall.SIGTERM) // the runner logs the stop to the broken pipe
+	w.next("death", "r1", testGrace+slack)
 	if code := r1.wait(t, slack); code != 128+int(syscall.SIGTERM) {
-		t.Errorf("runner exited %d after SIGTERM; want %d", code, 128+int(syscall.SIGTERM))
+		t.Errorf("runner exited %d after SIGTERM with a broken stderr; want %d (141 is SIGPIPE's death)", code, 128+int(syscall.SIGTERM))
 	}
-	if !strings.Contains(r1.output(), "released the lock") {
-		t.Errorf("the runner did not release the lock:\n%s", r1.output())
+	if tn := w.tenure("r1"); !tn.Ended {
+		t.Errorf("the lock is still held after the runner exited: %+v", tn)
 	}
-	t.Logf("(c) child died %v after SIGTERM; the next started %v after that (retry interval %v)",
-		died.at.Sub(sent), started.at.Sub(died.at), testRetry)
 }
 
 // (d) The child exits 7 by itself: the runner releases and exits 7, and the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,8 +58,17 @@ func runLock(args []string, stderr io.Writer) int {
 	// Signals are caught before anything else, so that none is lost
 	// between start-up and the campaign.
 	r := &runner{cfg: cfg, stderr: stderr, sigs: make(chan os.Signal, 8), changed: make(chan struct{}, 1)}
-	signal.Notify(r.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(r.sigs, append(stopSignals, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)...)
 	defer signal.Stop(r.sigs)
+	// A signal the runner does not catch kills it with Go's default, and
+	// with it the lease-keeping, while what the child started in its
+	// group lives on: the next leader's child would run beside it. SIGPIPE
+	// comes from writing to a stderr nobody reads any more (a pipe into a
+	// log shipper that died); caught, such a write just fails. A caught
+	// signal is reset to its default for the child, unlike an ignored one.
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 
 	if err := r.connect(); err != nil {
 		fmt.Fprintf(stderr, "quorum-quest lock: %v\n", err)
@@ -179,7 +189,7 @@ func (r *runner) campaign() (code int, leading bool) {
 			}
 			return exitUnreachable, r.say("campaign ended: %v", err)
 		case sig := <-r.sigs:
-			if s := sig.(syscall.Signal); s == syscall.SIGINT || s == syscall.SIGTERM {
+			if s := sig.(syscall.Signal); slices.Contains(stopSignals, os.Signal(s)) {
 				return giveUp(128+int(s), "%v while waiting to lead: exiting", s)
 			}
 		case <-r.changed:
@@ -199,6 +209,12 @@ func (r *runner) say(format string, args ...any) bool {
 	return false
 }
 
+// stopSignals stop the runner: the child is stopped and the lock released
+// (a second one skips the rest of the grace). SIGQUIT is one so that it,
+// too, stops the child rather than kill the runner alone with Go's
+// default (a stack dump).
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT}
+
 // stopCause is why the runner stopped its child.
 type stopCause int
 
@@ -206,7 +222,7 @@ const (
 	stopNone     stopCause = iota // the child ended by itself
 	stopLease                     // the lease was running out: renewals failing
 	stopLost                      // leadership ended: the server said the lock is not ours, or the lease ran out
-	stopSignaled                  // the runner got SIGINT or SIGTERM
+	stopSignaled                  // the runner got one of stopSignals
 )
 
 // lead runs the child while leading, stops it when it must, releases the
@@ -352,8 +368,8 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 		case <-timer.C:
 		case <-r.changed:
 		case s := <-r.sigs:
-			switch s := s.(syscall.Signal); s {
-			case syscall.SIGINT, syscall.SIGTERM:
+			switch s := s.(syscall.Signal); {
+			case slices.Contains(stopSignals, os.Signal(s)):
 				switch {
 				case cause == stopSignaled:
 					kill(stopSignaled, fmt.Sprintf("%v again", s)) // a second one does not wait out the grace
