@@ -71,10 +71,11 @@ type Fault struct {
 	// partition, pause and Code and is applied when it gets there. With
 	// Delay it models a request already on the wire when its caller gave
 	// up, arriving after calls the client made later (a release
-	// overtaken by the acquisition before it). A request still on its way
-	// when [Server.Close] is called is lost; one held by a pause waits for
-	// [Server.Resume]. Such a request keeps no goroutine, so a synctest
-	// bubble may end while it is still on its way.
+	// overtaken by the acquisition before it). A request held by a pause
+	// waits for [Server.Resume], whether or not the server was closed
+	// meanwhile ([Server.Close] stops only the network). Such a request
+	// keeps no goroutine, so a synctest bubble may end while it is still
+	// on its way.
 	IgnoreCancel bool
 }
 
@@ -207,11 +208,8 @@ func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) 
 		f = decide(c)
 	}
 
-	s.mu.Lock()
-	detach := f.IgnoreCancel && !s.closed
-	s.mu.Unlock()
 	var err error
-	if detach {
+	if f.IgnoreCancel {
 		// The request goes on without its caller, on timers and Resume
 		// rather than a goroutine of its own: a synctest bubble may end
 		// with it still on its way.
@@ -279,14 +277,11 @@ func (s *Server) deliver(ctx context.Context, c Call, f Fault, apply func(now ti
 // without a caller to wait for: after Delay on a timer, then past the
 // partition, then held in onResume by a pause, then through Code, apply
 // and DropResponse. done gets the outcome, errLost for a lost request or
-// answer, and nothing if Close came first.
+// answer.
 func (s *Server) deliverDetached(c Call, f Fault, apply func(now time.Time), done func(error)) {
 	arrive := func() {
 		s.mu.Lock()
 		switch {
-		case s.closed:
-			s.mu.Unlock()
-			return
 		case f.DropRequest || s.partitioned[c.ClientID]:
 			s.mu.Unlock()
 			done(errLost)

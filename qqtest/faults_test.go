@@ -422,18 +422,48 @@ func TestFaultIgnoreCancelMeetsOtherFaults(t *testing.T) {
 	})
 }
 
-// Close ends requests still on their way, so that no goroutine outlives
-// the server.
-func TestCloseLosesDetachedRequests(t *testing.T) {
+// Close stops only the network: requests on their way arrive, requests
+// held by a pause wait for Resume, and IgnoreCancel still detaches, as
+// Close's doc says. A caller still waiting gets its answer; it would wait
+// forever if Close dropped its request.
+func TestCloseLeavesDetachedRequestsAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := qqtest.NewUnstartedServer()
 		s.SetFault(qqtest.Fault{Delay: time.Hour, IgnoreCancel: true})
 		_, err := s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("a", 10))
 		wantCode(t, err, codes.DeadlineExceeded)
 		s.Close()
-		time.Sleep(2 * time.Hour)
-		if got := holder(s); got != "" {
-			t.Fatalf("request detached before Close was applied: holder = %q", got)
+		time.Sleep(time.Hour)
+		if got := holder(s); got != "a" {
+			t.Fatalf("request detached before Close: holder = %q at its arrival, want a", got)
+		}
+		time.Sleep(time.Minute) // a's lease runs out
+
+		// Detached after Close, by a caller that gave up.
+		_, err = s.Stub().TryAcquireLock(withTimeout(t, time.Second), acquireReq("b", 10))
+		wantCode(t, err, codes.DeadlineExceeded)
+		time.Sleep(time.Hour)
+		if got := holder(s); got != "b" {
+			t.Fatalf("request detached after Close: holder = %q at its arrival, want b", got)
+		}
+		time.Sleep(time.Minute)
+
+		// Held by a pause across Close, its caller still waiting.
+		s.SetFault(qqtest.Fault{IgnoreCancel: true})
+		s.Pause()
+		answered := make(chan error, 1)
+		go func() {
+			_, err := s.Stub().TryAcquireLock(context.Background(), acquireReq("c", 10))
+			answered <- err
+		}()
+		synctest.Wait()
+		s.Close()
+		s.Resume()
+		if err := <-answered; err != nil {
+			t.Fatalf("paused request after Close and Resume: %v", err)
+		}
+		if got := holder(s); got != "c" {
+			t.Fatalf("paused request after Close and Resume: holder = %q, want c", got)
 		}
 	})
 }

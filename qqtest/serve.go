@@ -123,16 +123,11 @@ func (s *Server) Addr() string {
 
 // Close stops serving the network: it lets pending calls finish, but stops
 // the server hard after a few seconds so that a test cannot hang on a
-// dropped or paused call, and waits for the server's goroutines. Requests
-// still on their way after their callers gave up ([Fault.IgnoreCancel]) are
-// lost. Lock state and [Server.Stub] are otherwise unaffected. Close may be
-// called more than once; a closed server cannot serve again.
+// dropped or paused call, and waits for the server's goroutines. Lock
+// state, [Server.Stub] and requests on their way ([Fault.IgnoreCancel])
+// are unaffected. Close may be called more than once; a closed server
+// cannot serve again.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	s.onResume = nil
-	s.mu.Unlock()
-
 	n := &s.serving
 	n.mu.Lock()
 	n.closed = true

@@ -28,10 +28,6 @@ type Server struct {
 
 	serving serving // see serve.go
 
-	// closed is set by Close; requests detached from their callers
-	// (Fault.IgnoreCancel) are lost from then on.
-	closed bool
-
 	mu          sync.Mutex
 	offset      time.Duration // added to clock(), see SetClockOffset
 	locks       map[lockKey]*lock
