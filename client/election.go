@@ -362,6 +362,8 @@ func (e *election) release(ctx context.Context) error {
 			e.endCall(nil)
 		}
 		e.fire(fsm.Release, nil)
+	} else {
+		e.observeGaveUp()
 	}
 	wait := e.turns.take()
 	sent := e.sends

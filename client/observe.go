@@ -50,6 +50,14 @@ func (c *config) closeObservers() {
 	}
 }
 
+// observeGaveUp tells the observers that ReleaseLock found nothing to
+// release. e.mu must be held.
+func (e *election) observeGaveUp() {
+	for _, o := range e.observers {
+		o.GaveUp()
+	}
+}
+
 // observe hands a transition to the observers. e.mu must be held.
 func (e *election) observe(t Transition, ev fsm.Event, deadline time.Time) {
 	for _, o := range e.observers {

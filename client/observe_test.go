@@ -319,6 +319,7 @@ func TestConnectionOptionConflicts(t *testing.T) {
 type timeObserver struct{ at []time.Time }
 
 func (o *timeObserver) Transition(t observe.Transition) { o.at = append(o.at, t.At) }
+func (o *timeObserver) GaveUp()                         {}
 func (o *timeObserver) Close()                          {}
 
 // An internal observer (otelmetrics) is given each transition with the

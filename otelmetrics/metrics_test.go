@@ -263,3 +263,47 @@ func TestScriptedElection(t *testing.T) {
 		})
 	})
 }
+
+// A standby that gives up with ReleaseLock while following (no transition
+// shows it) starts timing afresh at its next attempt, as the package doc
+// says: its acquisition an hour later took no time, not an hour.
+func TestReleaseWhileFollowingRestartsAcquisitionTiming(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reader := sdkmetric.NewManualReader()
+		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer provider.Shutdown(bg)
+		srv := qqtest.NewUnstartedServer()
+		a, err := client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(srv.Stub()), client.WithClientID("replica-a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := client.NewQuorumQuestClient(service, domain, ttl, "", client.WithServerStub(srv.Stub()), client.WithClientID("replica-b"),
+			otelmetrics.Option(provider))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if ok, err := a.TryAcquireLock(bg); !ok {
+			t.Fatalf("a: TryAcquireLock = false, %v", err)
+		}
+		if ok, err := b.TryAcquireLock(bg); ok || err != nil {
+			t.Fatalf("b: TryAcquireLock = %v, %v; want denied", ok, err)
+		}
+		if err := b.ReleaseLock(bg); err != nil { // b stops trying
+			t.Fatal(err)
+		}
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		if ok, err := b.TryAcquireLock(bg); !ok {
+			t.Fatalf("b: TryAcquireLock = false, %v", err)
+		}
+		got := collect(t, reader)[otelmetrics.AcquisitionDurationName][enc(attribute.NewSet(
+			otelmetrics.ServiceKey.String(service), otelmetrics.DomainKey.String(domain), otelmetrics.ClientIDKey.String("replica-b")))]
+		if want := "count=1 sum=0 le0.005:1"; got != want {
+			t.Fatalf("b's acquisition duration %s, want %s (timed from its attempt after the release)", got, want)
+		}
+	})
+}

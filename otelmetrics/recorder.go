@@ -138,6 +138,14 @@ func (r *recorder) Transition(t observe.Transition) {
 	r.deadline = t.Deadline
 }
 
+// GaveUp ends the attempt being timed: the next acquisition is timed from
+// the attempt after it. It runs under the client's lock: memory only.
+func (r *recorder) GaveUp() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempted = time.Time{}
+}
+
 // pending is what a flush takes from the recorder.
 type pending struct {
 	transitions, losses, failedRenewals []count

@@ -38,6 +38,10 @@ type Observer interface {
 	// Transition is called with every transition, in order, under the
 	// client's lock.
 	Transition(Transition)
+	// GaveUp is called, under the client's lock, when ReleaseLock is
+	// called while the machine has nothing to release (follower or lost):
+	// the client stops trying to acquire, which no transition shows.
+	GaveUp()
 	// Close is called once, by the client's Close after its last
 	// transition, outside the lock.
 	Close()
