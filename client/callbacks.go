@@ -1,6 +1,10 @@
 package client
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/quorum-quest/client-go/internal/nilness"
+)
 
 // Callbacks is the two-method interface of the earlier Quorum Quest Go
 // client, so that its users can switch without rewriting their handlers.
@@ -19,7 +23,7 @@ type Callbacks interface {
 // on a goroutine of their own.
 func WithCallbacks(cb Callbacks) Option {
 	return func(c *config) error {
-		if isNil(cb) {
+		if nilness.IsNil(cb) {
 			return fmt.Errorf("%w: WithCallbacks: nil callbacks", ErrInvalidOption)
 		}
 		return WithTransitionHook(func(t Transition) {

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"reflect"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/nilness"
 	"github.com/quorum-quest/client-go/internal/observe"
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/transport"
@@ -68,7 +68,7 @@ func WithClientID(id string) Option {
 // empty.
 func WithServerStub(stub pb.LeaderElectionServiceClient) Option {
 	return func(c *config) error {
-		if isNil(stub) {
+		if nilness.IsNil(stub) {
 			return fmt.Errorf("%w: WithServerStub: nil stub", ErrInvalidOption)
 		}
 		c.stub = stub
@@ -104,7 +104,7 @@ func WithConn(conn *grpc.ClientConn) Option {
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *config) error {
 		for i, o := range opts {
-			if isNil(o) {
+			if nilness.IsNil(o) {
 				return fmt.Errorf("%w: WithDialOptions: option %d is nil", ErrInvalidOption, i)
 			}
 		}
@@ -221,19 +221,6 @@ func WithLogger(logger *slog.Logger) Option {
 		c.logger = logger
 		return nil
 	}
-}
-
-// isNil reports whether v is nil or an interface holding a nil pointer,
-// func, map, channel or slice: a value whose first use would panic.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch r := reflect.ValueOf(v); r.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
-		return r.IsNil()
-	}
-	return false
 }
 
 // newConfig validates the arguments and options of NewQuorumQuestClient.

@@ -49,13 +49,15 @@ type Call struct {
 //     first, possibly after a later call of the same client.
 type Fault struct {
 	// Delay holds the request back this long (a timer, so virtual under
-	// testing/synctest) before it reaches the server. If the caller's
+	// testing/synctest) before it reaches the server; zero or less, not
+	// at all. If the caller's
 	// context ends first, the call fails with its status and, unless
 	// IgnoreCancel is set, is never applied: the request was still queued
 	// on the caller's side.
 	Delay time.Duration
 	// Code, if not codes.OK, fails the call with status.Error(Code, ...)
-	// without applying it.
+	// without applying it. Any code is passed on as it is, including ones
+	// gRPC does not define, as a misbehaving server might send them.
 	Code codes.Code
 	// DropRequest loses the request: the call is never applied and blocks
 	// until the caller's context is done.
@@ -195,7 +197,7 @@ var errLost = status.Error(codes.Unknown, "qqtest: lost")
 // gRPC alike: it counts the call, decides its fault, and delivers it.
 func (s *Server) handle(ctx context.Context, c Call, apply func(now time.Time)) error {
 	if s.invalid != nil {
-		return status.Error(codes.FailedPrecondition, s.invalid.Error())
+		return statusOf(codes.FailedPrecondition, s.invalid)
 	}
 	s.mu.Lock()
 	s.calls.count(c.Method)

@@ -41,6 +41,9 @@ func TestInvalidOptionsRefuseToServe(t *testing.T) {
 			}
 			_, err = s.Stub().TryAcquireLock(t.Context(), acquireReq("a", 10))
 			wantCode(t, err, codes.FailedPrecondition)
+			if !errors.Is(err, qqtest.ErrInvalidArgument) {
+				t.Errorf("Stub call = %v, want it to match ErrInvalidArgument", err)
+			}
 			if s.Calls().Total() != 0 {
 				t.Errorf("an invalid server counted calls: %+v", s.Calls())
 			}
@@ -61,6 +64,10 @@ func TestServeNilListener(t *testing.T) {
 	if err := qqtest.NewUnstartedServer().Serve(nil); !errors.Is(err, qqtest.ErrInvalidArgument) {
 		t.Fatalf("Serve(nil) = %v, want ErrInvalidArgument", err)
 	}
+	var typed *net.TCPListener // a nil listener in an interface: not == nil
+	if err := qqtest.NewUnstartedServer().Serve(typed); !errors.Is(err, qqtest.ErrInvalidArgument) {
+		t.Fatalf("Serve((*net.TCPListener)(nil)) = %v, want ErrInvalidArgument", err)
+	}
 }
 
 func TestStubRefusesNilInput(t *testing.T) {
@@ -73,7 +80,13 @@ func TestStubRefusesNilInput(t *testing.T) {
 		"nil KeepAlive request":      func() error { _, err := c.KeepAlive(t.Context(), nil); return err },
 		"nil ReleaseLock request":    func() error { _, err := c.ReleaseLock(t.Context(), nil, grpc.EmptyCallOption{}); return err },
 	} {
-		t.Run(name, func(t *testing.T) { wantCode(t, call(), codes.InvalidArgument) })
+		t.Run(name, func(t *testing.T) {
+			err := call()
+			wantCode(t, err, codes.InvalidArgument)
+			if !errors.Is(err, qqtest.ErrInvalidArgument) {
+				t.Errorf("%v does not match ErrInvalidArgument", err)
+			}
+		})
 	}
 	if s.Calls().Total() != 0 {
 		t.Errorf("refused calls were counted: %+v", s.Calls())

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quorum-quest/client-go/internal/nilness"
 	"github.com/quorum-quest/client-go/pb"
 	"google.golang.org/grpc"
 )
@@ -75,7 +76,7 @@ func (s *Server) Start() error {
 // process of its own, and returns after [Server.Close] with nil, or with
 // the error that made gRPC stop serving. It closes lis.
 func (s *Server) Serve(lis net.Listener) error {
-	if lis == nil {
+	if nilness.IsNil(lis) {
 		return fmt.Errorf("%w: Serve(nil)", ErrInvalidArgument)
 	}
 	if s.invalid != nil {

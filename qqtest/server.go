@@ -44,9 +44,10 @@ type Server struct {
 // ErrInvalidArgument reports bad input to the package: a nil option,
 // clock, listener, context or request, a non-positive default TTL, or
 // NewServer without a testing.TB. A server built with bad input refuses to
-// serve: [NewServer] fails the test, [Server.Start] and [Server.Serve]
-// return the error, and every call through [Server.Stub] fails with
-// codes.FailedPrecondition and its text.
+// serve: [NewServer] fails the test (or, given no testing.TB to fail,
+// returns the server unstarted), [Server.Start] and [Server.Serve] return
+// the error, and every call through [Server.Stub] fails with
+// codes.FailedPrecondition and an error that matches this one.
 var ErrInvalidArgument = errors.New("qqtest: invalid argument")
 
 // Option configures a [Server] built by [NewServer] or
