@@ -25,7 +25,7 @@ func init() {
 // buildObservers makes the observers of a client whose construction can
 // no longer fail.
 func (c *config) buildObservers() error {
-	id := observe.Identity{Service: c.service, Domain: c.domain, ClientID: c.clientID}
+	id := observe.Identity{Service: c.service, Domain: c.domain, ClientID: c.clientID, Client: c}
 	for i, f := range c.observerFactories {
 		o, err := f(id)
 		if err != nil {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync"
 
 	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/internal/nilness"
 	"github.com/quorum-quest/client-go/internal/observe"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -34,8 +34,8 @@ type settings struct {
 }
 
 // WithAttributes adds attributes to every measurement, such as the
-// deployment or region. They must be valid and must not reuse this
-// package's keys.
+// deployment or region. They must be valid, must not reuse this package's
+// keys, and must not repeat a key, in one WithAttributes or across several.
 func WithAttributes(attrs ...attribute.KeyValue) Setting {
 	return func(s *settings) error {
 		for _, kv := range attrs {
@@ -46,8 +46,13 @@ func WithAttributes(attrs ...attribute.KeyValue) Setting {
 			case ServiceKey, DomainKey, ClientIDKey, FromKey, ToKey, EventKey:
 				return fmt.Errorf("%w: WithAttributes: %q is set by otelmetrics", ErrInvalidSetting, kv.Key)
 			}
+			for _, seen := range s.attrs {
+				if seen.Key == kv.Key {
+					return fmt.Errorf("%w: WithAttributes: %q given twice", ErrInvalidSetting, kv.Key)
+				}
+			}
+			s.attrs = append(s.attrs, kv)
 		}
-		s.attrs = append(s.attrs, attrs...)
 		return nil
 	}
 }
@@ -57,9 +62,10 @@ func WithAttributes(attrs ...attribute.KeyValue) Setting {
 // and give it to every client: the instruments and the collection callback
 // are shared, and each client records its own series.
 //
-// Bad input (a nil provider, a nil or invalid Setting) makes
-// NewQuorumQuestClient fail with an error matching client.ErrInvalidOption
-// and ErrNilProvider, ErrInvalidSetting or ErrInstrument.
+// Bad input (a nil provider, a nil or invalid Setting, the same Option
+// given twice to one client) makes NewQuorumQuestClient fail with an error
+// matching client.ErrInvalidOption and ErrNilProvider, ErrInvalidSetting
+// or ErrInstrument.
 func Option(provider metric.MeterProvider, opts ...Setting) client.Option {
 	m, err := newMeters(provider, opts)
 	return observe.ClientOption(func(id observe.Identity) (observe.Observer, error) {
@@ -89,13 +95,17 @@ type meters struct {
 	// callback, which the SDK runs under a lock that Unregister also takes.
 	regMu sync.Mutex
 	reg   metric.Registration
+	// clients, guarded by regMu, holds the observe.Identity.Client of
+	// every live recorder, so that the same Option given twice to one
+	// client is refused instead of counting everything twice.
+	clients map[any]bool
 
 	mu   sync.Mutex // guards live; the callback takes it
 	live map[*recorder]struct{}
 }
 
 func newMeters(provider metric.MeterProvider, opts []Setting) (*meters, error) {
-	if isNil(provider) {
+	if nilness.IsNil(provider) {
 		return nil, ErrNilProvider
 	}
 	var s settings
@@ -107,7 +117,7 @@ func newMeters(provider metric.MeterProvider, opts []Setting) (*meters, error) {
 			return nil, err
 		}
 	}
-	m := &meters{meter: provider.Meter(ScopeName), attrs: s.attrs, live: map[*recorder]struct{}{}}
+	m := &meters{meter: provider.Meter(ScopeName), attrs: s.attrs, live: map[*recorder]struct{}{}, clients: map[any]bool{}}
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -150,6 +160,9 @@ func (m *meters) attach(id observe.Identity) (observe.Observer, error) {
 	r := newRecorder(m, id)
 	m.regMu.Lock()
 	defer m.regMu.Unlock()
+	if m.clients[id.Client] {
+		return nil, fmt.Errorf("%w: the same Option given twice to one client", ErrInvalidSetting)
+	}
 	if m.reg == nil {
 		reg, err := m.meter.RegisterCallback(m.collect, m.leader)
 		if err != nil {
@@ -157,6 +170,7 @@ func (m *meters) attach(id observe.Identity) (observe.Observer, error) {
 		}
 		m.reg = reg
 	}
+	m.clients[id.Client] = true
 	m.mu.Lock()
 	m.live[r] = struct{}{}
 	m.mu.Unlock()
@@ -168,6 +182,7 @@ func (m *meters) attach(id observe.Identity) (observe.Observer, error) {
 func (m *meters) detach(r *recorder) {
 	m.regMu.Lock()
 	defer m.regMu.Unlock()
+	delete(m.clients, r.client)
 	m.mu.Lock()
 	delete(m.live, r)
 	empty := len(m.live) == 0
@@ -193,18 +208,4 @@ func (m *meters) collect(ctx context.Context, o metric.Observer) error {
 		o.ObserveInt64(m.leader, r.flush(ctx), r.observe...)
 	}
 	return nil
-}
-
-// isNil catches a nil interface and a nil pointer in a non-nil one, which
-// the SDK's MeterProvider would dereference.
-func isNil(p metric.MeterProvider) bool {
-	if p == nil {
-		return true
-	}
-	v := reflect.ValueOf(p)
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
-		return v.IsNil()
-	}
-	return false
 }

@@ -45,6 +45,9 @@ func TestBadInput(t *testing.T) {
 		{"invalid attribute", otelmetrics.Option(noop.NewMeterProvider(), otelmetrics.WithAttributes(attribute.KeyValue{})), otelmetrics.ErrInvalidSetting},
 		{"reused key", otelmetrics.Option(noop.NewMeterProvider(), otelmetrics.WithAttributes(otelmetrics.ClientIDKey.String("x"))), otelmetrics.ErrInvalidSetting},
 		{"instrument refused", otelmetrics.Option(refusingProvider{}), otelmetrics.ErrInstrument},
+		{"key repeated", otelmetrics.Option(noop.NewMeterProvider(), otelmetrics.WithAttributes(attribute.String("region", "eu"), attribute.String("region", "us"))), otelmetrics.ErrInvalidSetting},
+		{"key repeated across settings", otelmetrics.Option(noop.NewMeterProvider(),
+			otelmetrics.WithAttributes(attribute.String("region", "eu")), otelmetrics.WithAttributes(attribute.String("region", "us"))), otelmetrics.ErrInvalidSetting},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := newWith(tc.opt)
@@ -78,6 +81,41 @@ func TestOptionShared(t *testing.T) {
 		}
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// The same Option given twice to one client is refused (it would count
+// everything twice), leaving nothing behind; the Option still serves other
+// clients, one each.
+func TestOptionTwiceToOneClient(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(bg)
+	opt := otelmetrics.Option(provider)
+	stub := client.WithServerStub(qqtest.NewUnstartedServer().Stub())
+	_, err := client.NewQuorumQuestClient(service, domain, ttl, "", stub, opt, opt)
+	if !errors.Is(err, otelmetrics.ErrInvalidSetting) || !errors.Is(err, client.ErrInvalidOption) {
+		t.Fatalf("err = %v, want ErrInvalidSetting and client.ErrInvalidOption", err)
+	}
+	if got := collect(t, reader); len(got) != 0 {
+		t.Fatalf("the refused client reports %v", got)
+	}
+	c, err := client.NewQuorumQuestClient(service, domain, ttl, "", stub, opt, client.WithClientID("replica-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ok, err := c.TryAcquireLock(bg); !ok {
+		t.Fatalf("TryAcquireLock = false, %v", err)
+	}
+	acquisitions := collect(t, reader)[otelmetrics.AcquisitionsName]
+	if len(acquisitions) != 1 {
+		t.Fatalf("acquisitions %v, want one series", acquisitions)
+	}
+	for _, v := range acquisitions {
+		if v != "1" {
+			t.Fatalf("acquisitions %v, want 1", v)
 		}
 	}
 }

@@ -19,7 +19,8 @@ import (
 // SDK directly cost about 1µs per renewal, and a hook goroutine another
 // 1µs (docs/performance.md).
 type recorder struct {
-	m *meters
+	m      *meters
+	client any // observe.Identity.Client
 
 	// Built once per client and attribute combination: an attribute.Set
 	// costs allocations and sorting, and an option slice built per call
@@ -67,6 +68,7 @@ func newRecorder(m *meters, id observe.Identity) *recorder {
 	set := metric.WithAttributeSet(attribute.NewSet(base...))
 	return &recorder{
 		m:       m,
+		client:  id.Client,
 		base:    base,
 		add:     []metric.AddOption{set},
 		record:  []metric.RecordOption{set},

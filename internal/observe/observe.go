@@ -19,6 +19,10 @@ import (
 // Identity names a client's lock and the ID it campaigns with.
 type Identity struct {
 	Service, Domain, ClientID string
+	// Client is the same for every observer of one client and differs
+	// between clients, even ones of the same lock and ID: a Factory given
+	// twice to one client can tell.
+	Client any
 }
 
 // Transition is one change of a client's machine.
