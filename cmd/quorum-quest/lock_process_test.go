@@ -335,6 +335,28 @@ func TestLockNotOursKillsAtOnce(t *testing.T) {
 
 // --restart: a child that exits is run anew on the next win, and the
 // runner stays until signalled.
+// With --restart, a child that exits by itself hands the lock over: the
+// runner stands aside a retry interval, so the other replica's child runs
+// next, and the first runner's after that.
+func TestLockRestartHandsOver(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	restart := runnerOpts{flags: []string{"--restart"}}
+	r1, r2, _ := leaderAndFollower(t, w, restart, restart)
+	w.tell("r1", "exit 0")
+	w.next("death", "r1", slack)
+	w.next("start", "r2", testRetry+slack)
+	w.tell("r2", "exit 0")
+	w.next("death", "r2", slack)
+	w.next("start", "r1", testRetry+slack)
+	for _, r := range []*proc{r1, r2} {
+		r.signal(t, syscall.SIGTERM)
+		if code := r.wait(t, testGrace+slack); code != 128+int(syscall.SIGTERM) {
+			t.Errorf("%s exited %d; want %d", r.id, code, 128+int(syscall.SIGTERM))
+		}
+	}
+}
+
 func TestLockRestart(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

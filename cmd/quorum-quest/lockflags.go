@@ -112,7 +112,7 @@ otherwise the child's own exit code (128+n if signal n killed it).
 	fs.DurationVar(&c.timeout, "timeout", 0, "give up (exit 65) if not leading within this; 0 waits forever")
 	fs.DurationVar(&c.grace, "grace", 0, "time the child gets between SIGTERM and SIGKILL; 0 skips the SIGTERM (default TTL/5, or the longest allowed if less: 0.59×TTL − 0.2s − --reap-allowance)")
 	fs.DurationVar(&c.reapAllowance, "reap-allowance", defaultReapAllowance, "time kept between the child's SIGKILL and the lease's deadline, for the child to die and be reaped; raise it for children that take long to tear down (a large heap)")
-	fs.BoolVar(&c.restart, "restart", false, "campaign again after the child ends or leadership is lost, instead of exiting")
+	fs.BoolVar(&c.restart, "restart", false, "campaign again after the child ends (standing aside a retry interval, so that another replica runs it next) or leadership is lost, instead of exiting")
 	fs.StringVar(&c.httpAddr, "http", "", "serve GET /leader and GET /healthz on this `address`")
 	fs.DurationVar(&c.retry, "retry", 0, "retry interval while another replica leads (default TTL/10)")
 	fs.DurationVar(&c.requestTimeout, "request-timeout", 0, "bound of each call to the server (default the smaller of 5s and TTL/3)")

@@ -262,6 +262,7 @@ func (r *runner) lead() (code int, again bool) {
 	if st.err != nil {
 		r.logf("waiting for the child: %v", st.err)
 	}
+	released := time.Now()
 	r.release()
 	switch cause {
 	case stopSignaled:
@@ -273,9 +274,33 @@ func (r *runner) lead() (code int, again bool) {
 		return exitLost, false
 	}
 	if r.cfg.restart {
-		return 0, true
+		return r.standAside(time.Since(released))
 	}
 	return st.code, false
+}
+
+// standAside waits, after the child ended by itself and the runner released
+// a lock it still held, one retry interval plus the release's round trip
+// (rtt) before campaigning again (--restart), so that another replica
+// takes the lock first, as the library's Run does: the server keeps no
+// queue, and a runner asking again at once would win back its own lock. A
+// replica denied before the release asks again within a retry interval of
+// its denial, and its request arrives within a round trip more. A stop
+// signal ends the wait; others are ignored, as while waiting to lead.
+func (r *runner) standAside(rtt time.Duration) (code int, again bool) {
+	wait := time.NewTimer(r.cfg.retry + rtt)
+	defer wait.Stop()
+	for {
+		select {
+		case <-wait.C:
+			return 0, true
+		case sig := <-r.sigs:
+			if s := sig.(syscall.Signal); slices.Contains(stopSignals, os.Signal(s)) {
+				r.logf("%v while standing aside for another replica: exiting", s)
+				return 128 + int(s), false
+			}
+		}
+	}
 }
 
 // release gives the lock up, bounded by the request timeout; a lock it
