@@ -47,6 +47,10 @@ development, not for production. Prints "listening on ADDR" once ready.
 		fmt.Fprintf(stderr, "quorum-quest dev-server: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
+	if *addr == "" { // net.Listen would take every interface and any port
+		fmt.Fprintln(stderr, "quorum-quest dev-server: --addr is empty")
+		return exitUsage
+	}
 	if *defaultTTL <= 0 {
 		fmt.Fprintf(stderr, "quorum-quest dev-server: --default-ttl %v is not positive\n", *defaultTTL)
 		return exitUsage

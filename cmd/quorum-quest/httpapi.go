@@ -13,14 +13,17 @@ import (
 type leaderStatus struct {
 	// Leader is true while this runner's child runs under the lock and no
 	// stop of it has begun.
-	Leader   bool   `json:"leader"`
+	Leader bool `json:"leader"`
+	// ClientID is the ID the runner campaigns with.
 	ClientID string `json:"client_id"`
 	// RemainingLeaseMS is the lease's remaining trusted time; 0 when not
 	// leading.
-	RemainingLeaseMS int64  `json:"remaining_lease_ms"`
-	Service          string `json:"service"`
-	Domain           string `json:"domain"`
-	State            string `json:"state"`
+	RemainingLeaseMS int64 `json:"remaining_lease_ms"`
+	// Service and Domain name the lock.
+	Service string `json:"service"`
+	Domain  string `json:"domain"`
+	// State is the client's state (follower, acquiring, leader, ...).
+	State string `json:"state"`
 }
 
 // serveHTTP serves GET /leader (200 while leading, 503 otherwise, the same

@@ -114,7 +114,7 @@ func TestCommandThatCannotRunIsRefusedFirst(t *testing.T) {
 
 // The exit codes the docs promise for bad usage, without a server.
 func TestRunUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"nonsense"}, {"lock"}, {"lock", "--addr", "h:1"}, {"dev-server", "extra"}, {"dev-server", "--default-ttl", "0s"}} {
+	for _, args := range [][]string{nil, {"nonsense"}, {"lock"}, {"lock", "--addr", "h:1"}, {"dev-server", "extra"}, {"dev-server", "--default-ttl", "0s"}, {"dev-server", "--addr", ""}} {
 		if code := run(args, io.Discard, io.Discard); code != exitUsage {
 			t.Errorf("run(%q) = %d; want %d", args, code, exitUsage)
 		}
