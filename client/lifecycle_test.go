@@ -220,6 +220,17 @@ func TestKeepAliveErrors(t *testing.T) {
 		if err := a.StartKeepAlive(bg); err != nil {
 			t.Fatalf("StartKeepAlive after StopKeepAlive: %v", err)
 		}
+		// The end of keep-alive's context stops it as StopKeepAlive does.
+		a.StopKeepAlive()
+		ctx, cancel := context.WithCancel(bg)
+		if err := a.StartKeepAlive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		synctest.Wait()
+		if err := a.StartKeepAlive(bg); err != nil {
+			t.Fatalf("StartKeepAlive after the last one's context ended: %v", err)
+		}
 	})
 }
 

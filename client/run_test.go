@@ -326,3 +326,43 @@ func TestCampaign(t *testing.T) {
 		}
 	})
 }
+
+// The stand-aside is long enough for the slowest candidate the doc names:
+// one that retries a full retry interval after its denial, denied just
+// before the release reached the server. Its request, a round trip later,
+// must arrive before the releasing client's own. Requests take oneWay to
+// reach the server and answers none, so the release's round trip is oneWay.
+func TestRunStandsAsideForTheSlowestRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		delayed(srv)
+		const retry = ttl / 10 // the default, which Run's stand-aside uses
+		a, b := newClient(t, srv, "a"), newClient(t, srv, "b")
+		ctx, cancel := context.WithCancel(bg)
+		stepDown := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- a.Run(ctx, func(context.Context) { <-stepDown })
+		}()
+		time.Sleep(time.Second)
+		if !a.IsLeader() {
+			t.Fatal("a does not lead")
+		}
+		// b asks so that its denial lands 1ns before a's release does.
+		go func() {
+			time.Sleep(time.Nanosecond)
+			close(stepDown) // a's release reaches the server oneWay later
+		}()
+		if ok, err := b.TryAcquireLock(bg); ok || err != nil {
+			t.Fatalf("b: TryAcquireLock = %v, %v; want denied", ok, err)
+		}
+		time.Sleep(retry) // b's slowest retry
+		if ok, err := b.TryAcquireLock(bg); !ok {
+			t.Fatalf("b, a full retry interval after its denial: TryAcquireLock = false, %v; a took its lock back first", err)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v", err)
+		}
+	})
+}
