@@ -177,11 +177,13 @@ func (c *lockConfig) validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 	}
-	switch {
-	case c.addr == "":
+	if c.addr == "" {
 		return bad("--addr is required")
-	case checkAddr(c.addr) != nil:
-		return bad("--addr %q: %v", c.addr, checkAddr(c.addr))
+	}
+	if err := checkAddr(c.addr); err != nil {
+		return bad("--addr %q: %v", c.addr, err)
+	}
+	switch {
 	case len(c.command) == 0:
 		return bad("no command: quorum-quest lock [flags] -- command [args...]")
 	case c.command[0] == "":

@@ -189,7 +189,7 @@ func (r *runner) campaign() (code int, leading bool) {
 			}
 			return exitUnreachable, r.say("campaign ended: %v", err)
 		case sig := <-r.sigs:
-			if s := sig.(syscall.Signal); slices.Contains(stopSignals, os.Signal(s)) {
+			if s := sig.(syscall.Signal); isStopSignal(s) {
 				return giveUp(128+int(s), "%v while waiting to lead: exiting", s)
 			}
 		case <-r.changed:
@@ -214,6 +214,8 @@ func (r *runner) say(format string, args ...any) bool {
 // too, stops the child rather than kill the runner alone with Go's
 // default (a stack dump).
 var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT}
+
+func isStopSignal(s syscall.Signal) bool { return slices.Contains(stopSignals, os.Signal(s)) }
 
 // stopCause is why the runner stopped its child.
 type stopCause int
@@ -295,7 +297,7 @@ func (r *runner) standAside(rtt time.Duration) (code int, again bool) {
 		case <-wait.C:
 			return 0, true
 		case sig := <-r.sigs:
-			if s := sig.(syscall.Signal); slices.Contains(stopSignals, os.Signal(s)) {
+			if s := sig.(syscall.Signal); isStopSignal(s) {
 				r.logf("%v while standing aside for another replica: exiting", s)
 				return 128 + int(s), false
 			}
@@ -394,7 +396,7 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 		case <-r.changed:
 		case s := <-r.sigs:
 			switch s := s.(syscall.Signal); {
-			case slices.Contains(stopSignals, os.Signal(s)):
+			case isStopSignal(s):
 				switch {
 				case cause == stopSignaled:
 					kill(stopSignaled, fmt.Sprintf("%v again", s)) // a second one does not wait out the grace
