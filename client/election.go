@@ -420,8 +420,7 @@ func (e *election) setDeadline(d time.Time) {
 func (e *election) expire() {
 	e.callbackStarted()
 	e.mu.Lock()
-	awaited := e.expiry.fired()
-	defer e.alarmDone(awaited) // after unlock's logging, which is the callback's too
+	defer e.alarmDone(e.expiry.fired()) // after unlock's logging, which is the callback's too
 	defer e.unlock()
 	s := e.snap.Load()
 	if !s.state.Leading() {
