@@ -49,11 +49,10 @@ type Call struct {
 //     first, possibly after a later call of the same client.
 type Fault struct {
 	// Delay holds the request back this long (a timer, so virtual under
-	// testing/synctest) before it reaches the server; zero or less, not
-	// at all. If the caller's
-	// context ends first, the call fails with its status and, unless
-	// IgnoreCancel is set, is never applied: the request was still queued
-	// on the caller's side.
+	// testing/synctest) before it reaches the server; zero or less, not at
+	// all. If the caller's context ends first, the call fails with its
+	// status and, unless IgnoreCancel is set, is never applied: the
+	// request was still queued on the caller's side.
 	Delay time.Duration
 	// Code, if not codes.OK, fails the call with status.Error(Code, ...)
 	// without applying it. Any code is passed on as it is, including ones
