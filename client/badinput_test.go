@@ -104,7 +104,8 @@ func TestWatchNilContextIsClosedChannel(t *testing.T) {
 	srv := qqtest.NewUnstartedServer()
 	c := newBoundedClient(t, srv, "a")
 	var ch <-chan client.Transition
-	bounded(t, "Watch(nil)", func() { ch = c.Watch(nil) }) //nolint:staticcheck // the bad input under test
+	//lint:ignore SA1012 a nil context is the bad input under test
+	bounded(t, "Watch(nil)", func() { ch = c.Watch(nil) })
 	select {
 	case tr, ok := <-ch:
 		if ok {

@@ -270,7 +270,7 @@ func TestTTLTravelsRoundedUpButDeadlineUsesExactTTL(t *testing.T) {
 		defer c.Close()
 		mustAcquire(t, c)
 		_, expires, _ := srv.Lease(service, domain)
-		if got := expires.Sub(time.Now()); got != 2*time.Second {
+		if got := time.Until(expires); got != 2*time.Second {
 			t.Fatalf("server lease %v, want 2s (1.5s rounded up)", got)
 		}
 		if got, want := c.GetRemainingLease(), transport.DefaultLeasePolicy.Usable(1500*time.Millisecond); got != want {

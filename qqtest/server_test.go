@@ -157,7 +157,7 @@ func TestNonPositiveTTLUsesDefault(t *testing.T) {
 			c := s.Stub()
 			acquire(t, c, "a", tc.ttl)
 			if _, expires, _ := s.Lease(svc, dom); !expires.Equal(time.Now().Add(tc.want)) {
-				t.Errorf("%s: TryAcquireLock expires = now+%v, want now+%v", tc.name, expires.Sub(time.Now()), tc.want)
+				t.Errorf("%s: TryAcquireLock expires = now+%v, want now+%v", tc.name, time.Until(expires), tc.want)
 			}
 			if got := keepAlive(t, c, "a", tc.ttl); got != tc.want {
 				t.Errorf("%s: KeepAlive lease_length = %v, want %v", tc.name, got, tc.want)

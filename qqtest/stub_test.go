@@ -74,7 +74,7 @@ func TestStubClonesRequests(t *testing.T) {
 		}
 		id, expires, _ := s.Lease(svc, dom)
 		if id != "a" || !expires.Equal(time.Now().Add(10*time.Second)) {
-			t.Errorf("holder %q expiring in %v, want a expiring in 10s as sent", id, expires.Sub(time.Now()))
+			t.Errorf("holder %q expiring in %v, want a expiring in 10s as sent", id, time.Until(expires))
 		}
 	})
 }

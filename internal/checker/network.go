@@ -167,9 +167,9 @@ func (c NetConfig) validate() error {
 	case c.TTL < time.Second:
 		return fmt.Errorf("TTL %v is below the wire's 1s", c.TTL)
 	case c.Slack <= 0 || c.Slack >= c.TTL:
-		return fmt.Errorf("Slack %v is not in (0, TTL)", c.Slack)
+		return fmt.Errorf("slack %v is not in (0, TTL)", c.Slack)
 	case c.CallTimeout <= 0 || c.ReleaseTimeout <= 0 || c.RetryInterval <= 0 || c.RoundTrip < 0:
-		return errors.New("CallTimeout, ReleaseTimeout and RetryInterval must be positive, RoundTrip not negative")
+		return errors.New("the call timeout, release timeout and retry interval must be positive, the round trip not negative")
 	case c.FaultPhase <= 0 || c.MaxEpisode <= 0:
 		return errors.New("FaultPhase and MaxEpisode must be positive")
 	case c.QuietPhase < c.worstBound()+c.TTL:
