@@ -107,15 +107,9 @@ func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Conte
 }
 
 // standAside waits, after Run released the lock because lead returned, for
-// the other candidates to take it first. The server keeps no queue: without
-// the wait this client, asking again at once, would win back the lock it
-// just gave up, and lead would never move. A candidate denied before the
-// release asks again within one retry interval of its denial, and its
-// request reaches the server within a round trip more; rtt, the release's
-// own round trip, stands for that round trip. Campaign then finds the lock
-// taken and waits like any other candidate.
+// the other candidates to take it first (Timing.StandAside says how long).
 func (q *QuorumQuestClient) standAside(ctx context.Context, rtt time.Duration) error {
-	wait := time.NewTimer(q.cfg.retryInterval + rtt)
+	wait := time.NewTimer(q.cfg.timing().StandAside(rtt))
 	defer wait.Stop()
 	select {
 	case <-wait.C:

@@ -30,7 +30,7 @@ type keepAlive struct {
 // that many clients started together do not renew in lockstep.
 func (ka *keepAlive) succeeded() {
 	ka.backoff.Reset()
-	jitter := 0.9 + 0.2*ka.rng.Float64()
+	jitter := keepAliveJitterMin + (keepAliveJitterMax-keepAliveJitterMin)*ka.rng.Float64()
 	ka.timer.Reset(time.Duration(float64(ka.interval) * jitter))
 }
 
@@ -64,7 +64,7 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	ka := &keepAlive{
 		interval: interval,
 		backoff: backoff.NewExponentialBackOff(
-			backoff.WithInitialInterval(interval/10),
+			backoff.WithInitialInterval(firstBackoff(interval)),
 			backoff.WithMaxInterval(interval/2),
 			backoff.WithMaxElapsedTime(0),
 			// Jitter comes from the election's generator instead, so that

@@ -10,14 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// The lease policy the runner gives the client. It is set explicitly,
-// rather than left to the library's defaults, because the runner's own
-// arithmetic (maxGrace) depends on it.
-const (
-	clockDrift   = 0.01
-	safetyMargin = 100 * time.Millisecond
+	"github.com/quorum-quest/client-go/client"
 )
 
 // The allowances that maxGrace sets aside.
@@ -48,38 +42,39 @@ type lockConfig struct {
 	verbose                   bool
 	tls                       tlsFlags
 	command                   []string
+	// timing is the client's schedule for these settings, asked of the
+	// library (client.TimingFor) so that maxGrace follows its arithmetic.
+	timing client.Timing
 }
-
-// usable is how much of a lease of length ttl the client trusts, under
-// the runner's lease policy (the library's Usable).
-func usable(ttl time.Duration) time.Duration {
-	return ttl - time.Duration(float64(ttl)*clockDrift) - safetyMargin
-}
-
-// keepAliveInterval is the renewal period the runner asks for: the
-// library's default, a third of the TTL.
-func keepAliveInterval(ttl time.Duration) time.Duration { return ttl / 3 }
 
 // maxGrace is the longest --grace that normal renewals never trip over,
-// with reap allowance A (--reap-allowance).
+// with reap allowance A (--reap-allowance), for a client keeping t.
 //
 // The runner stops the child when the lease's local deadline D is
 // grace + A away: SIGTERM at D - grace - A, SIGKILL at D - A, reaped by
-// D. Each renewal moves D later. After a
-// renewal granted at send time s (D = s + usable), keep-alive sends the
-// next at most 1.1 intervals later (its jitter), and a renewal failed at
-// once is retried within a tenth of the interval (the first backoff step);
-// with renewalSlack for their round trips, the second one is answered by
-// s + 1.2 × interval + renewalSlack. That must come before the SIGTERM:
+// D. Each renewal moves D later. After a renewal granted at send time s
+// (D = s + t.UsableLease), the next renewal, or its retry after a failure
+// answered at once (a recycled connection), is sent by
+// s + t.RetryAfterFailureBy; with renewalSlack for their round trips it is
+// answered by then plus renewalSlack. That must come before the SIGTERM:
 //
-//	grace ≤ usable − 1.2 × interval − renewalSlack − A
+//	grace ≤ UsableLease − RetryAfterFailureBy − renewalSlack − A
 //
-// With the default policy, interval (TTL/3) and A (250 ms) this is
+// With the library's default timing and A (250 ms) this is
 // 0.59 × TTL − 0.45 s: 8.4 s for a 15 s TTL, 0.73 s for 2 s, 0.14 s for
 // 1 s.
-func maxGrace(ttl, reapAllowance time.Duration) time.Duration {
-	i := keepAliveInterval(ttl)
-	return usable(ttl) - i - i/5 - renewalSlack - reapAllowance
+func maxGrace(t client.Timing, reapAllowance time.Duration) time.Duration {
+	return t.UsableLease - t.RetryAfterFailureBy - renewalSlack - reapAllowance
+}
+
+// timingOptions are the client options of c that change the client's
+// timing; the runner's client is built with them.
+func (c *lockConfig) timingOptions() []client.Option {
+	return []client.Option{
+		client.WithRetryInterval(c.retry),
+		client.WithRequestTimeout(c.requestTimeout),
+		client.WithCloseTimeout(c.requestTimeout),
+	}
 }
 
 // errUsage marks errors that are the user's to fix.
@@ -208,7 +203,20 @@ func (c *lockConfig) validate() error {
 	if c.reapAllowance <= 0 {
 		return bad("--reap-allowance %v is not positive", c.reapAllowance)
 	}
-	m := maxGrace(c.ttl, c.reapAllowance)
+	if c.retry == 0 {
+		c.retry = c.ttl / 10
+	}
+	if c.requestTimeout == 0 {
+		c.requestTimeout = min(5*time.Second, c.ttl/3)
+	}
+	if c.unreachable == 0 {
+		c.unreachable = 3 * c.ttl
+	}
+	var err error
+	if c.timing, err = client.TimingFor(c.ttl, c.timingOptions()...); err != nil {
+		return bad("%v", err)
+	}
+	m := maxGrace(c.timing, c.reapAllowance)
 	if m < 0 {
 		return bad("--reap-allowance %v leaves no time for a grace at --ttl %v: lengthen --ttl", c.reapAllowance, c.ttl)
 	}
@@ -222,15 +230,6 @@ func (c *lockConfig) validate() error {
 		return bad("--grace %v is too long for --ttl %v: the child must be stopped %v before the lease's deadline, "+
 			"which normal renewals would trip over; the longest grace for this TTL is %v (0.59×TTL − 0.2s − --reap-allowance): "+
 			"shorten --grace or lengthen --ttl", c.grace, c.ttl, c.grace+c.reapAllowance, m.Round(time.Millisecond))
-	}
-	if c.retry == 0 {
-		c.retry = c.ttl / 10
-	}
-	if c.requestTimeout == 0 {
-		c.requestTimeout = min(5*time.Second, c.ttl/3)
-	}
-	if c.unreachable == 0 {
-		c.unreachable = 3 * c.ttl
 	}
 	return c.tls.validate()
 }

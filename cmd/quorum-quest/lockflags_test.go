@@ -38,7 +38,11 @@ func TestMaxGrace(t *testing.T) {
 	for _, c := range []struct {
 		ttl, want time.Duration
 	}{{time.Second, 140 * time.Millisecond}, {2 * time.Second, 730 * time.Millisecond}, {15 * time.Second, 8400 * time.Millisecond}} {
-		if got := maxGrace(c.ttl, defaultReapAllowance); (got - c.want).Abs() > time.Millisecond {
+		cfg, err := parseLock([]string{"--addr", "h:1", "--ttl", c.ttl.String(), "--", "cmd"}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := maxGrace(cfg.timing, defaultReapAllowance); (got - c.want).Abs() > time.Millisecond {
 			t.Errorf("maxGrace(%v) = %v; want %v", c.ttl, got, c.want)
 		}
 	}

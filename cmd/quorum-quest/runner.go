@@ -109,13 +109,8 @@ func (r *runner) connect() error {
 		client.WithHealthCheck(r.health),
 		client.WithTransitionHook(r.observe),
 		client.WithLogger(slog.New(slog.NewTextHandler(r.stderr, &slog.HandlerOptions{Level: level}))),
-		client.WithRetryInterval(cfg.retry),
-		client.WithRequestTimeout(cfg.requestTimeout),
-		client.WithCloseTimeout(cfg.requestTimeout),
-		client.WithClockDrift(clockDrift),
-		client.WithSafetyMargin(safetyMargin),
-		client.WithKeepAliveInterval(keepAliveInterval(cfg.ttl)),
 	}
+	opts = append(opts, cfg.timingOptions()...)
 	if cfg.id != "" {
 		opts = append(opts, client.WithClientID(cfg.id))
 	}
@@ -282,15 +277,13 @@ func (r *runner) lead() (code int, again bool) {
 }
 
 // standAside waits, after the child ended by itself and the runner released
-// a lock it still held, one retry interval plus the release's round trip
-// (rtt) before campaigning again (--restart), so that another replica
-// takes the lock first, as the library's Run does: the server keeps no
-// queue, and a runner asking again at once would win back its own lock. A
-// replica denied before the release asks again within a retry interval of
-// its denial, and its request arrives within a round trip more. A stop
-// signal ends the wait; others are ignored, as while waiting to lead.
+// a lock it still held, as long as the library's Run would
+// (client.Timing.StandAside, from the release's round trip rtt) before
+// campaigning again (--restart), so that another replica takes the lock
+// first. A stop signal ends the wait; others are ignored, as while
+// waiting to lead.
 func (r *runner) standAside(rtt time.Duration) (code int, again bool) {
-	wait := time.NewTimer(r.cfg.retry + rtt)
+	wait := time.NewTimer(r.cfg.timing.StandAside(rtt))
 	defer wait.Stop()
 	for {
 		select {
