@@ -90,8 +90,8 @@ type election struct {
 	// lifetime is cancelled by Close, cancelling every release in flight.
 	lifetime context.Context
 	endLife  context.CancelFunc
-	// renewals counts the keep-alive goroutines running (renewLoop),
-	// which Close waits for.
+	// renewals counts the renewal timers set and the renewals running
+	// (keepalive.go), which Close waits for.
 	renewals sync.WaitGroup
 	// callbacks counts the callbacks started, or still to start, on
 	// goroutines of their own, which Close waits for (background.go).

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -10,20 +11,27 @@ import (
 )
 
 // keepAlive is the record of a running keep-alive: when the next renewal is
-// due and how long to back off after failures. One goroutine per running
-// keep-alive (renewLoop) waits for its timer and makes every renewal, so
-// the stack it grows through gRPC on the first renewal is reused by the
-// next ones instead of being grown again on a fresh timer goroutine each
-// time (docs/performance.md). It ends with ctx, which stopKeepAlive
-// cancels; an election that does not renew has none.
+// due and how long to back off after failures. A held election is this
+// record and a timer in the runtime's heap, not a goroutine: each renewal
+// runs on the goroutine its timer starts, which ends with the call. It ends
+// with ctx, which stopKeepAlive cancels; an election that does not renew
+// has none.
 type keepAlive struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	interval time.Duration
-	timer    *time.Timer
-	backoff  *backoff.ExponentialBackOff
-	rng      *rand.Rand  // the election's, see newElection
-	unwatch  func() bool // ends the watch on ctx (background.go)
+	// next is the timer of the renewal scheduled, nil when none is;
+	// scheduled counts the schedules, so that a timer that fired after
+	// it was replaced finds it is stale.
+	next      *time.Timer
+	scheduled uint64
+	backoff   *backoff.ExponentialBackOff
+	rng       *rand.Rand  // the election's, see newElection
+	unwatch   func() bool // ends the watch on ctx (background.go)
+	// renewals counts the renewal timers set and the renewals running,
+	// which Close waits for (the election's).
+	renewals *sync.WaitGroup
+	renew    func(ka *keepAlive, schedule uint64)
 }
 
 // succeeded schedules the next renewal a jittered interval from now, so
@@ -31,7 +39,7 @@ type keepAlive struct {
 func (ka *keepAlive) succeeded() {
 	ka.backoff.Reset()
 	jitter := keepAliveJitterMin + (keepAliveJitterMax-keepAliveJitterMin)*ka.rng.Float64()
-	ka.timer.Reset(time.Duration(float64(ka.interval) * jitter))
+	ka.schedule(time.Duration(float64(ka.interval) * jitter))
 }
 
 // failed schedules a retry after the next backoff step, jittered to between
@@ -39,7 +47,27 @@ func (ka *keepAlive) succeeded() {
 // deadline is what ends a failing keep-alive.
 func (ka *keepAlive) failed() {
 	step := ka.backoff.NextBackOff()
-	ka.timer.Reset(step/2 + time.Duration(ka.rng.Int64N(int64(step/2)+1)))
+	ka.schedule(step/2 + time.Duration(ka.rng.Int64N(int64(step/2)+1)))
+}
+
+// schedule replaces the renewal scheduled, if any, with one in d. A fresh
+// timer per renewal, rather than one Reset, so that a timer that fired
+// before it was replaced is told apart by its schedule number.
+func (ka *keepAlive) schedule(d time.Duration) {
+	ka.unschedule()
+	ka.scheduled++
+	n := ka.scheduled
+	ka.renewals.Add(1) // given back by the timer's function, or by unschedule
+	ka.next = time.AfterFunc(d, func() { ka.renew(ka, n) })
+}
+
+// unschedule cancels the renewal scheduled, if its timer has not fired;
+// one that has fired finds itself stale and gives its count back itself.
+func (ka *keepAlive) unschedule() {
+	if ka.next != nil && ka.next.Stop() {
+		ka.renewals.Done()
+	}
+	ka.next = nil
 }
 
 // stoppedClock is the backoff's clock: the backoff reads the time only to
@@ -74,15 +102,11 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 			// clock that never moves spares a reading on every renewal.
 			backoff.WithClockProvider(stoppedClock{}),
 		),
-		rng: e.rng,
+		rng:      e.rng,
+		renewals: &e.renewals,
+		renew:    e.renew,
 	}
 	ka.ctx, ka.cancel = context.WithCancel(ctx)
-	// A channel timer (Go 1.23 semantics): Reset and Stop discard a value
-	// not yet received, so the loop never sees a stale expiry.
-	ka.timer = time.NewTimer(time.Hour)
-	ka.timer.Stop()
-	e.renewals.Add(1) // Close waits for the loop to end
-	go e.renewLoop(ka)
 	// Keep-alive ends with its context, as StopKeepAlive would end it.
 	// stopKeepAlive unregisters this before it cancels ka.ctx itself.
 	ka.unwatch = e.afterFunc(ka.ctx, func() {
@@ -118,33 +142,21 @@ func (e *election) stopKeepAlive() {
 	}
 	ka.unwatch() // first: cancel must not start the watch's callback
 	ka.cancel()
-	ka.timer.Stop()
+	ka.unschedule()
 }
 
-// renewLoop is ka's goroutine: it renews each time ka's timer fires, until
-// ka ends. It holds e.mu only inside renew, never while it waits.
-func (e *election) renewLoop(ka *keepAlive) {
+// renew runs on the goroutine of ka's timer for schedule n: it sends
+// KeepAlive if that is still the renewal due.
+func (e *election) renew(ka *keepAlive, n uint64) {
 	defer e.renewals.Done()
-	for {
-		select {
-		case <-ka.timer.C:
-			e.renew(ka)
-		case <-ka.ctx.Done():
-			return
-		}
-	}
-}
-
-// renew runs on ka's goroutine: it sends KeepAlive when the renewal is
-// due.
-func (e *election) renew(ka *keepAlive) {
 	e.mu.Lock()
-	if e.keepAlive != ka || e.m.State() != fsm.Leader {
-		// Stopped meanwhile, or a renewal is in flight whose result
-		// reschedules.
+	if e.keepAlive != ka || ka.scheduled != n || e.m.State() != fsm.Leader {
+		// Stopped or rescheduled meanwhile, or a renewal is in flight
+		// whose result reschedules.
 		e.unlock()
 		return
 	}
+	ka.next = nil
 	e.fire(fsm.Refresh, nil)
 	e.runCall(ka.ctx, ka, e.rpc.KeepAlive, e.snap.Load().deadline)
 }
