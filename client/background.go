@@ -21,12 +21,12 @@ func (e *election) callbackStarted() {
 // goleak. e.callbacks counts the callbacks that have started or may
 // still start, and Close waits for it once nothing can start one.
 
-// afterFunc is context.AfterFunc for the election's callbacks: Close waits
+// afterFuncLocked is context.AfterFunc for the election's callbacks: Close waits
 // for f once it has started. The returned stop prevents f, if it has not
 // started, and may be called any number of times; every registration must
-// be stopped or have run by the time Close waits. e.mu must be held, and e
-// not closed, so that no registration comes after Close's wait.
-func (e *election) afterFunc(ctx context.Context, f func()) (stop func() bool) {
+// be stopped or have run by the time Close waits. e must not
+// be closed, so that no registration comes after Close's wait.
+func (e *election) afterFuncLocked(ctx context.Context, f func()) (stop func() bool) {
 	e.callbacks.Add(1)
 	unregister := context.AfterFunc(ctx, func() {
 		defer e.callbacks.Done()
@@ -42,9 +42,9 @@ func (e *election) afterFunc(ctx context.Context, f func()) (stop func() bool) {
 	}
 }
 
-// awaitAlarms stops both alarms for good; Close waits for a callback
-// that has fired but not yet taken e.mu. e.mu must be held.
-func (e *election) awaitAlarms() {
+// awaitAlarmsLocked stops both alarms for good; Close waits for a callback
+// that has fired but not yet taken e.mu.
+func (e *election) awaitAlarmsLocked() {
 	for _, a := range []*alarm{&e.callTimer, &e.expiry} {
 		if a.stop() {
 			e.callbacks.Add(1)

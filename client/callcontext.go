@@ -52,10 +52,10 @@ func (c *callContext) Value(key any) any {
 	return c.values.Value(key)
 }
 
-// armCall makes cl the call being sent and gives it its context: bounded by
+// armCallLocked makes cl the call being sent and gives it its context: bounded by
 // the request timeout, by before when not zero, and by ctx's deadline, and
-// ended by ctx (for a renewal, by stopKeepAlive). e.mu must be held.
-func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
+// ended by ctx (for a renewal, by stopKeepAlive).
+func (e *election) armCallLocked(cl *call, ctx context.Context, before time.Time) {
 	if e.scope.Err() != nil { // an earlier call was cancelled
 		e.scope, e.endScope = context.WithCancelCause(context.Background())
 	}
@@ -81,29 +81,29 @@ func (e *election) armCall(cl *call, ctx context.Context, before time.Time) {
 		e.endScope(context.Cause(ctx))
 		return
 	}
-	cl.stopCaller = e.afterFunc(ctx, func() {
+	cl.stopCaller = e.afterFuncLocked(ctx, func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if e.sending == cl {
 			e.endScope(context.Cause(ctx))
 		}
 	})
 }
 
-// disarmCall is called once cl's call has returned. e.mu must be held.
-func (e *election) disarmCall(cl *call) {
+// disarmCallLocked is called once cl's call has returned.
+func (e *election) disarmCallLocked(cl *call) {
 	if cl.stopCaller != nil {
 		cl.stopCaller()
 	}
-	// runCall gives the turn away and disarms under one hold of e.mu, so
+	// callLocked gives the turn away and disarms under one hold of e.mu, so
 	// no later call can have been armed yet: sending is cl. The alarm is
 	// left set: the next call is likely to need it by then.
 	e.sending = nil
 }
 
-// cancelCall cancels cl, whether it is being sent or still waits for its
-// turn. e.mu must be held.
-func (e *election) cancelCall(cl *call, cause error) {
+// cancelCallLocked cancels cl, whether it is being sent or still waits for its
+// turn.
+func (e *election) cancelCallLocked(cl *call, cause error) {
 	if e.sending == cl {
 		e.endScope(cause)
 	} else if !cl.cancelled {
@@ -119,7 +119,7 @@ func (e *election) callTimedOut() {
 	e.callbackStarted()
 	e.mu.Lock()
 	defer e.alarmDone(e.callTimer.fired()) // after the unlock
-	defer e.mu.Unlock()
+	defer e.unlock()
 	cl := e.sending
 	switch {
 	case cl == nil: // set for a call that has returned

@@ -164,7 +164,7 @@ func (q *QuorumQuestClient) StopKeepAlive() {
 	if q.unmade() {
 		return
 	}
-	q.e.stop()
+	q.e.stopKeepAlive()
 }
 
 // IsLeader reports whether this client holds the lock now: its machine is

@@ -63,17 +63,17 @@ type election struct {
 	// turns orders the calls of every kind (turns.go).
 	turns     turns
 	keepAlive *keepAlive // nil when keep-alive is not running
-	// mayHold is whether the server may hold the lock for this client: set
+	// serverMayHold is whether the server may hold the lock for this client: set
 	// when a TryAcquireLock or KeepAlive is sent, cleared only by a definite
 	// answer that the lock is not ours (ErrNotHolder) or by a release that
 	// completed with no acquisition or renewal sent since it was queued.
 	// Close releases whenever it is set, since an answer lost in transit
 	// may leave a grant the client never heard of.
-	mayHold bool
-	// sends counts the TryAcquireLock and KeepAlive calls sent, so that a
+	serverMayHold bool
+	// grantsAsked counts the TryAcquireLock and KeepAlive calls sent, so that a
 	// release or a refusal can tell whether a later call may have been
 	// granted since.
-	sends uint64
+	grantsAsked uint64
 	// logs holds what to tell the user's logger, noted under mu and written
 	// by unlock once mu is released: the logger is user code, which must
 	// never run under the mutex.
@@ -83,13 +83,13 @@ type election struct {
 	// jitter needs, and a test replaying a seed gets the same timings.
 	rng      *rand.Rand
 	watchers map[*watcher]struct{}
-	// tenure holds the cancel functions of the contexts handed out for the
+	// leadershipEnds holds the cancel functions of the contexts handed out for the
 	// current leadership (see leadership.go).
-	tenure []context.CancelCauseFunc
+	leadershipEnds []context.CancelCauseFunc
 
-	// lifetime is cancelled by Close, cancelling every release in flight.
-	lifetime context.Context
-	endLife  context.CancelFunc
+	// untilClose is cancelled by Close, cancelling every release in flight.
+	untilClose    context.Context
+	endUntilClose context.CancelFunc
 	// renewals counts the renewal timers set and the renewals running
 	// (keepalive.go), which Close waits for.
 	renewals sync.WaitGroup
@@ -147,9 +147,9 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 	e.expiry = newAlarm(e.expire)
 	e.scope, e.endScope = context.WithCancelCause(context.Background())
 	e.callTimer = newAlarm(e.callTimedOut)
-	e.lifetime, e.endLife = context.WithCancel(context.Background())
+	e.untilClose, e.endUntilClose = context.WithCancel(context.Background())
 	for _, h := range cfg.hooks {
-		e.hooks = append(e.hooks, startHook(h, cfg.logger))
+		e.hooks = append(e.hooks, newHookRunner(h, cfg.logger))
 	}
 	return e
 }
@@ -172,8 +172,9 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 			return e.isLeader(), ctx.Err()
 		}
 	}
-	e.fire(fsm.Acquire, nil)
-	r := e.runCall(ctx, nil, e.rpc.TryAcquire, time.Time{})
+	e.fireLocked(fsm.Acquire, nil)
+	r := e.callLocked(ctx, nil, e.rpc.TryAcquire, time.Time{})
+	e.unlock()
 	if r.err != nil && ctx.Err() != nil {
 		// The call failed because ctx ended: say so in terms of ctx.
 		r.err = fmt.Errorf("%w: %w", ctx.Err(), r.err)
@@ -181,47 +182,35 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 	return r.leading, r.err
 }
 
-// runCall sends TryAcquireLock or KeepAlive (do) as the call in flight, on
-// the calling goroutine once every earlier call has returned, and feeds its
-// result to the machine. ctx is the caller's (renewal, for keep-alive's
-// renewals, the keep-alive). It is entered with e.mu held and returns with
-// it released.
-func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(context.Context, time.Time) transport.Result, before time.Time) acquireReply {
+// callLocked sends TryAcquireLock or KeepAlive (send) as the call in
+// flight, on the calling goroutine once every earlier call has returned,
+// and feeds its result to the machine. ctx is the caller's (for a renewal,
+// the keep-alive's). It releases e.mu while it waits and while the call
+// runs, and returns with it held again.
+func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func(context.Context, time.Time) transport.Result, leaseEnd time.Time) acquireReply {
 	cl := &call{renewal: renewal}
 	e.call = cl
-	e.sends++
-	e.mayHold = true // from here the server may grant, whatever we hear
+	e.grantsAsked++
+	e.serverMayHold = true // from here the server may grant, whatever we hear
 	// What was noted so far is logged with the outcome, once the call is
 	// over: a logger that blocks then delays no call queued behind this
 	// one, and one that calls TryAcquireLock waits for no outcome but its
 	// own.
 	logs := e.logs
 	e.logs = nil
-	holds := true
-	if wait := e.turns.take(); wait != nil { // an earlier call is still out
-		cl.wake = make(chan struct{})
-		e.mu.Unlock()
-		select {
-		case <-wait:
-		case <-cl.wake:
-		case <-ctx.Done():
+	defer func() { e.logs = append(logs, e.logs...) }()
+	holds := e.awaitTurnLocked(cl, ctx)
+	if cl != e.call { // abandoned while it waited: never sent
+		if holds {
+			e.turns.pass()
 		}
-		e.mu.Lock()
-		holds = e.turns.leave(wait)
-		if cl != e.call { // abandoned while it waited: never sent
-			if holds {
-				e.turns.done()
-			}
-			e.logs = append(logs, e.logs...)
-			defer e.unlock()
-			return acquireReply{leading: e.isLeader(), err: cl.ended}
-		}
+		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
 	var callCtx context.Context = &cl.ctx
 	if holds {
-		// armCall ends the call at once if it was cancelled or ctx has
-		// ended, and do then fails fast with the reason.
-		e.armCall(cl, ctx, before)
+		// armCallLocked ends the call at once if it was cancelled or ctx
+		// has ended, and send then fails fast with the reason.
+		e.armCallLocked(cl, ctx, leaseEnd)
 	} else {
 		// Cancelled, or ctx ended, while an earlier call is still out: fail
 		// at once, out of turn, rather than wait. An ended context, not
@@ -230,23 +219,37 @@ func (e *election) runCall(ctx context.Context, renewal *keepAlive, do func(cont
 		// the reason from ctx. The result still reaches the machine.
 		callCtx = cancelled
 	}
-	e.mu.Unlock()
-
-	res := do(callCtx, before)
-
+	e.unlock()
+	res := send(callCtx, leaseEnd)
 	e.mu.Lock()
-	e.logs = append(logs, e.logs...)
-	defer e.unlock()
 	if holds {
-		e.turns.done()
-		e.disarmCall(cl)
+		e.turns.pass()
+		e.disarmCallLocked(cl)
 	}
 	if cl != e.call {
 		// The machine moved on while the call ran (released, expired,
 		// closed): the result is stale, and says nothing of leadership now.
 		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
-	return e.finishCall(res)
+	return e.finishCallLocked(res)
+}
+
+// awaitTurnLocked waits, with e.mu released, until cl has the turn, is
+// cancelled, or ctx ends; it reports whether cl holds the turn.
+func (e *election) awaitTurnLocked(cl *call, ctx context.Context) (holds bool) {
+	wait := e.turns.join()
+	if wait == nil {
+		return true
+	}
+	cl.wake = make(chan struct{})
+	e.unlock()
+	select {
+	case <-wait:
+	case <-cl.wake:
+	case <-ctx.Done():
+	}
+	e.mu.Lock()
+	return e.turns.quit(wait)
 }
 
 // cancelled is a context that has ended, for calls that must fail at once.
@@ -256,9 +259,9 @@ var cancelled = func() context.Context {
 	return ctx
 }()
 
-// inTurn sends a release (do) once given the turn that take returned as
+// sendInTurn sends a release (do) once given the turn that take returned as
 // wait, or at once, out of turn, when ctx ends first: it then fails fast.
-func (e *election) inTurn(ctx context.Context, wait chan struct{}, do func(context.Context) error) error {
+func (e *election) sendInTurn(ctx context.Context, wait chan struct{}, do func(context.Context) error) error {
 	holds := true
 	if wait != nil {
 		select {
@@ -266,21 +269,21 @@ func (e *election) inTurn(ctx context.Context, wait chan struct{}, do func(conte
 		case <-ctx.Done():
 		}
 		e.mu.Lock()
-		holds = e.turns.leave(wait)
-		e.mu.Unlock()
+		holds = e.turns.quit(wait)
+		e.unlock()
 	}
 	err := do(ctx)
 	if holds {
 		e.mu.Lock()
-		e.turns.done()
-		e.mu.Unlock()
+		e.turns.pass()
+		e.unlock()
 	}
 	return err
 }
 
-// finishCall feeds the call in flight's result to the machine and answers
+// finishCallLocked feeds the call in flight's result to the machine and answers
 // the callers waiting for it, and returns their answer.
-func (e *election) finishCall(res transport.Result) acquireReply {
+func (e *election) finishCallLocked(res transport.Result) acquireReply {
 	cl := e.call
 	e.call = nil
 	// The result may have waited for the mutex: a grant whose lease ran
@@ -290,12 +293,12 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 	if errors.Is(res.Err, transport.ErrNotHolder) {
 		// A definite "not yours" to the latest call sent: nothing earlier
 		// can still be granted, since the server saw this call after it.
-		e.mayHold = false
+		e.serverMayHold = false
 	}
 	if res.Event == fsm.Granted {
-		e.setDeadline(res.Deadline)
+		e.setDeadlineLocked(res.Deadline)
 	}
-	e.fire(res.Event, res.Err)
+	e.fireLocked(res.Event, res.Err)
 	err := res.Err
 	if errors.Is(err, transport.ErrNotHolder) {
 		err = nil // "another client holds the lock" is an answer, not an error
@@ -319,19 +322,19 @@ func (e *election) finishCall(res transport.Result) acquireReply {
 	return reply
 }
 
-// endCall abandons the call in flight, answering its waiters with err.
-func (e *election) endCall(err error) {
+// abandonCallLocked abandons the call in flight, answering its waiters with err.
+func (e *election) abandonCallLocked(err error) {
 	if e.call == nil {
 		return
 	}
-	e.cancelCall(e.call, context.Canceled)
-	e.detachCall(err)
+	e.cancelCallLocked(e.call, context.Canceled)
+	e.detachCallLocked(err)
 }
 
-// detachCall answers the call in flight's waiters with err and makes its
+// detachCallLocked answers the call in flight's waiters with err and makes its
 // result stale, but lets the call run on to its answer or its own
 // deadline; the calls whose turn comes after it wait for that.
-func (e *election) detachCall(err error) {
+func (e *election) detachCallLocked(err error) {
 	if e.call == nil {
 		return
 	}
@@ -357,33 +360,33 @@ func (e *election) release(ctx context.Context) error {
 			// orders the release after it. A call not yet sent, or a
 			// KeepAlive (which renews nothing once the lock is
 			// released), is cancelled.
-			e.detachCall(nil)
+			e.detachCallLocked(nil)
 		} else {
-			e.endCall(nil)
+			e.abandonCallLocked(nil)
 		}
-		e.fire(fsm.Release, nil)
+		e.fireLocked(fsm.Release, nil)
 	} else {
-		e.observeGaveUp()
+		e.reportGaveUpLocked()
 	}
-	wait := e.turns.take()
-	sent := e.sends
+	wait := e.turns.join()
+	sent := e.grantsAsked
 	// The caller's context may never end: Close must still be able to cut
 	// the release short.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer e.afterFunc(e.lifetime, cancel)()
+	defer e.afterFuncLocked(e.untilClose, cancel)()
 	e.unlock()
 
-	if err := e.inTurn(ctx, wait, e.rpc.Release); err != nil {
+	if err := e.sendInTurn(ctx, wait, e.rpc.Release); err != nil {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
 	e.mu.Lock()
-	if e.sends == sent {
+	if e.grantsAsked == sent {
 		// The server saw the release after every call sent before it, and
 		// none was sent since: it holds nothing for us.
-		e.mayHold = false
+		e.serverMayHold = false
 	}
-	e.mu.Unlock()
+	e.unlock()
 	return nil
 }
 
@@ -411,7 +414,7 @@ func (e *election) remainingLease() time.Duration {
 // state serves State.
 func (e *election) state() State { return e.snap.Load().state }
 
-func (e *election) setDeadline(d time.Time) {
+func (e *election) setDeadlineLocked(d time.Time) {
 	e.snap.Store(snapshot{state: e.m.State(), deadline: d})
 	e.expiry.setBy(d)
 }
@@ -430,16 +433,15 @@ func (e *election) expire() {
 		e.expiry.setBy(s.deadline) // set for a deadline renewed since
 		return
 	}
-	e.endCall(nil)
-	e.fire(fsm.Expire, ErrLeaseExpired)
+	e.abandonCallLocked(nil)
+	e.fireLocked(fsm.Expire, ErrLeaseExpired)
 }
 
-// fire applies an event, publishes the new snapshot and tells the hooks
+// fireLocked applies an event, publishes the new snapshot and tells the hooks
 // and watchers. Leaving leadership stops keep-alive. (The expiry alarm is
 // left to fire and find nothing to do: stopping it would cost the next
 // lease a reset.)
-// e.mu must be held.
-func (e *election) fire(ev fsm.Event, cause error) {
+func (e *election) fireLocked(ev fsm.Event, cause error) {
 	ch, err := e.m.Fire(ev, cause)
 	if err != nil {
 		// Every caller checks the state first; reaching this is a bug, and
@@ -450,7 +452,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	deadline := e.snap.Load().deadline
 	if !ch.To.Leading() {
 		deadline = time.Time{}
-		e.stopKeepAlive()
+		e.stopKeepAliveLocked()
 	}
 	e.snap.Store(snapshot{state: ch.To, deadline: deadline})
 	t := Transition{From: ch.From, To: ch.To, Event: ch.Event, Err: ch.Cause}
@@ -464,7 +466,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 		e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &nt})
 	}
 	if ch.From.Leading() && !ch.To.Leading() {
-		e.endTenure(t)
+		e.endTenureLocked(t)
 	}
 	for _, h := range e.hooks {
 		h.push(t)
@@ -472,7 +474,7 @@ func (e *election) fire(ev fsm.Event, cause error) {
 	for w := range e.watchers {
 		w.send(t)
 	}
-	e.observe(t, ch.Event, deadline)
+	e.reportLocked(t, ch.Event, deadline)
 }
 
 // close serves Close: leadership ends, calls in flight are cancelled, the
@@ -481,19 +483,19 @@ func (e *election) fire(ev fsm.Event, cause error) {
 // every callback that has started (background.go) have ended.
 func (e *election) close() error {
 	e.mu.Lock()
-	wasHolding := e.mayHold
-	e.endCall(ErrClosed)
-	e.fire(fsm.Close, nil)
+	wasHolding := e.serverMayHold
+	e.abandonCallLocked(ErrClosed)
+	e.fireLocked(fsm.Close, nil)
 	if cl := e.sending; cl != nil && cl.stopCaller != nil {
 		cl.stopCaller() // the call is ended below; it may outlive Close
 	}
 	e.closed = true
-	e.endLife()
-	e.awaitAlarms()
+	e.endUntilClose()
+	e.awaitAlarmsLocked()
 	e.endScope(ErrClosed) // nothing sends under it any more
 	var wait chan struct{}
 	if wasHolding {
-		wait = e.turns.take()
+		wait = e.turns.join()
 	}
 	e.unlock()
 
@@ -501,7 +503,7 @@ func (e *election) close() error {
 	if wasHolding {
 		// Behind the calls just cancelled, and timed from now.
 		ctx, cancel := context.WithTimeout(context.Background(), e.closeTimeout)
-		if rerr := e.inTurn(ctx, wait, e.rpc.Release); rerr != nil {
+		if rerr := e.sendInTurn(ctx, wait, e.rpc.Release); rerr != nil {
 			err = fmt.Errorf("quorumquest: releasing on close: %w", rerr)
 		}
 		cancel()
@@ -509,7 +511,7 @@ func (e *election) close() error {
 	e.renewals.Wait()
 	e.mu.Lock()
 	for w := range e.watchers {
-		e.unwatch(w)
+		e.unwatchLocked(w)
 	}
 	e.unlock()
 	for _, h := range e.hooks {
@@ -520,8 +522,7 @@ func (e *election) close() error {
 }
 
 // unlock releases e.mu, then writes what was noted for the logger under
-// it. Every path that may have fired an event leaves the mutex through
-// here.
+// it: the only way e.mu is released, so nothing noted is left behind.
 func (e *election) unlock() {
 	logs := e.logs
 	e.logs = nil
@@ -529,7 +530,8 @@ func (e *election) unlock() {
 	e.emit(logs)
 }
 
-// emit writes logs to the user's logger. e.mu must not be held.
+// emit writes logs to the user's logger, which is user code: never under
+// e.mu.
 func (e *election) emit(logs []logEntry) {
 	logger := e.logger
 	ctx := context.Background()

@@ -83,7 +83,7 @@ func WithHealthCheck(h *HealthCheck) Option {
 	}
 }
 
-// observe is the transition hook: every call's outcome is a transition
+// reportLocked is the transition hook: every call's outcome is a transition
 // (granted, denied or failed), so the hook sees each one.
 func (h *HealthCheck) observe(t Transition) {
 	h.mu.Lock()

@@ -23,7 +23,9 @@ type hookRunner struct {
 	idle    sync.WaitGroup // done while no goroutine runs
 }
 
-func startHook(hook func(Transition), logger *slog.Logger) *hookRunner {
+// newHookRunner returns the runner of hook; its goroutine starts with the
+// first transition pushed.
+func newHookRunner(hook func(Transition), logger *slog.Logger) *hookRunner {
 	return &hookRunner{hook: hook, logger: logger}
 }
 

@@ -79,7 +79,7 @@ func (stoppedClock) Now() time.Time { return time.Time{} }
 // startKeepAlive serves StartKeepAlive.
 func (e *election) startKeepAlive(ctx context.Context) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	switch {
 	case e.closed:
 		return ErrClosed
@@ -109,11 +109,11 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	ka.ctx, ka.cancel = context.WithCancel(ctx)
 	// Keep-alive ends with its context, as StopKeepAlive would end it.
 	// stopKeepAlive unregisters this before it cancels ka.ctx itself.
-	ka.unwatch = e.afterFunc(ka.ctx, func() {
+	ka.unwatch = e.afterFuncLocked(ka.ctx, func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		defer e.unlock()
 		if e.keepAlive == ka {
-			e.stopKeepAlive()
+			e.stopKeepAliveLocked()
 		}
 	})
 	e.keepAlive = ka
@@ -123,22 +123,22 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	return nil
 }
 
-// stop serves StopKeepAlive.
-func (e *election) stop() {
+// stopKeepAlive serves StopKeepAlive.
+func (e *election) stopKeepAlive() {
 	e.mu.Lock()
 	defer e.unlock()
-	e.stopKeepAlive()
+	e.stopKeepAliveLocked()
 }
 
-// stopKeepAlive ends keep-alive, if running. e.mu must be held.
-func (e *election) stopKeepAlive() {
+// stopKeepAlive ends keep-alive, if running.
+func (e *election) stopKeepAliveLocked() {
 	ka := e.keepAlive
 	if ka == nil {
 		return
 	}
 	e.keepAlive = nil
 	if cl := e.call; cl != nil && cl.renewal == ka {
-		e.cancelCall(cl, context.Canceled)
+		e.cancelCallLocked(cl, context.Canceled)
 	}
 	ka.unwatch() // first: cancel must not start the watch's callback
 	ka.cancel()
@@ -157,6 +157,7 @@ func (e *election) renew(ka *keepAlive, n uint64) {
 		return
 	}
 	ka.next = nil
-	e.fire(fsm.Refresh, nil)
-	e.runCall(ka.ctx, ka, e.rpc.KeepAlive, e.snap.Load().deadline)
+	e.fireLocked(fsm.Refresh, nil)
+	e.callLocked(ka.ctx, ka, e.rpc.KeepAlive, e.snap.Load().deadline)
+	e.unlock()
 }

@@ -12,27 +12,26 @@ import (
 func (e *election) leadership(parent context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	switch {
 	case e.closed:
 		cancel(ErrClosed)
 	case e.isLeader():
-		e.tenure = append(e.tenure, cancel)
+		e.leadershipEnds = append(e.leadershipEnds, cancel)
 	default:
 		cancel(ErrNotLeader)
 	}
 	return ctx, func() { cancel(context.Canceled) }
 }
 
-// endTenure cancels every leadership context when leadership ends. e.mu
-// must be held.
-func (e *election) endTenure(t Transition) {
+// endTenureLocked cancels every leadership context when leadership ends.
+func (e *election) endTenureLocked(t Transition) {
 	cause := fmt.Errorf("%w: %s -> %s on %s", ErrNotLeader, t.From, t.To, t.Event)
 	if t.Err != nil {
 		cause = fmt.Errorf("%w: %s -> %s on %s: %w", ErrNotLeader, t.From, t.To, t.Event, t.Err)
 	}
-	for _, cancel := range e.tenure {
+	for _, cancel := range e.leadershipEnds {
 		cancel(cause)
 	}
-	e.tenure = nil
+	e.leadershipEnds = nil
 }

@@ -50,16 +50,16 @@ func (c *config) closeObservers() {
 	}
 }
 
-// observeGaveUp tells the observers that ReleaseLock found nothing to
-// release. e.mu must be held.
-func (e *election) observeGaveUp() {
+// reportGaveUpLocked tells the observers that ReleaseLock found nothing to
+// release.
+func (e *election) reportGaveUpLocked() {
 	for _, o := range e.observers {
 		o.GaveUp()
 	}
 }
 
-// observe hands a transition to the observers. e.mu must be held.
-func (e *election) observe(t Transition, ev fsm.Event, deadline time.Time) {
+// reportLocked hands a transition to the observers.
+func (e *election) reportLocked(t Transition, ev fsm.Event, deadline time.Time) {
 	for _, o := range e.observers {
 		o.Transition(observe.Transition{From: t.From, To: t.To, Event: ev, At: t.At, Deadline: deadline})
 	}

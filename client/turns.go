@@ -16,10 +16,10 @@ type turns struct {
 	queue []chan struct{} // the calls waiting, in order
 }
 
-// take asks for the turn. It returns nil when the caller has it now;
+// join asks for the turn. It returns nil when the caller has it now;
 // otherwise a channel that is closed when the turn is given to the caller.
-// A caller that stops waiting calls leave.
-func (t *turns) take() chan struct{} {
+// A caller that stops waiting calls quit.
+func (t *turns) join() chan struct{} {
 	if !t.busy {
 		t.busy = true
 		return nil
@@ -29,10 +29,10 @@ func (t *turns) take() chan struct{} {
 	return ch
 }
 
-// leave gives up the place that take returned, if the turn has not been
+// quit gives up the place that join returned, if the turn has not been
 // given to it meanwhile. It reports whether the caller holds the turn (and
-// must then call done).
-func (t *turns) leave(ch chan struct{}) (holds bool) {
+// must then call pass).
+func (t *turns) quit(ch chan struct{}) (holds bool) {
 	if i := slices.Index(t.queue, ch); i >= 0 {
 		t.queue = slices.Delete(t.queue, i, i+1)
 		return false
@@ -40,8 +40,8 @@ func (t *turns) leave(ch chan struct{}) (holds bool) {
 	return true
 }
 
-// done ends the caller's turn and gives it to the next call in line.
-func (t *turns) done() {
+// pass ends the caller's turn and gives it to the next call in line.
+func (t *turns) pass() {
 	if len(t.queue) == 0 {
 		t.busy = false
 		return

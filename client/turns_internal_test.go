@@ -8,14 +8,14 @@ import "testing"
 // over it to the next in line.
 func TestLeavingTheLineGivesUpThePlace(t *testing.T) {
 	var tr turns
-	if tr.take() != nil {
+	if tr.join() != nil {
 		t.Fatal("the first call must hold the turn at once")
 	}
-	first, second := tr.take(), tr.take()
-	if tr.leave(first) {
+	first, second := tr.join(), tr.join()
+	if tr.quit(first) {
 		t.Fatal("the first in line left and was told it held the turn, which was never given to it")
 	}
-	tr.done()
+	tr.pass()
 	select {
 	case <-second:
 	default:
@@ -26,10 +26,10 @@ func TestLeavingTheLineGivesUpThePlace(t *testing.T) {
 		t.Fatal("the turn was given to a call that had left the line")
 	default:
 	}
-	if !tr.leave(second) {
+	if !tr.quit(second) {
 		t.Fatal("a call given the turn was told it did not hold it")
 	}
-	tr.done()
+	tr.pass()
 	if tr.busy || len(tr.queue) != 0 {
 		t.Fatalf("turns not idle after the last call: busy %v, %d waiting", tr.busy, len(tr.queue))
 	}

@@ -36,22 +36,22 @@ func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
 func (e *election) watch(ctx context.Context) <-chan Transition {
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.unlock()
 	if e.closed || ctx == nil {
 		close(w.ch)
 		return w.ch
 	}
 	e.watchers[w] = struct{}{}
-	w.stop = e.afterFunc(ctx, func() {
+	w.stop = e.afterFuncLocked(ctx, func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.unwatch(w)
+		defer e.unlock()
+		e.unwatchLocked(w)
 	})
 	return w.ch
 }
 
-// unwatch closes w's channel, once. e.mu must be held.
-func (e *election) unwatch(w *watcher) {
+// unwatchLocked closes w's channel, once.
+func (e *election) unwatchLocked(w *watcher) {
 	if _, ok := e.watchers[w]; !ok {
 		return
 	}
