@@ -9,11 +9,6 @@ import "time"
 // earlier one; whoever it calls looks at the deadline that holds then, acts
 // if it has passed and otherwise sets the alarm again for it.
 //
-// Resetting a timer per call was the client's largest cost that the
-// in-memory benchmark could not see: moving a timer ahead of the others
-// wakes the thread that sleeps in the network poller, a system call and a
-// thread switch on every call (docs/performance.md).
-//
 // An alarm belongs to its election: every method is called with e.mu held.
 type alarm struct {
 	timer *time.Timer

@@ -23,11 +23,6 @@ import (
 // network or on user code. Calls to the server run on the goroutine that
 // asked for them, outside the mutex, and their results come back as
 // events. Readers use the published snapshot and never take the mutex.
-//
-// A mutex rather than a goroutine that owns the machine: handing each call
-// to such a goroutine and back cost four goroutine switches, which made a
-// call through the client about 50% slower than the bare stub and kept a
-// goroutine alive per idle election (docs/performance.md).
 type election struct {
 	// What the election needs of the client's configuration, fixed at
 	// construction.
@@ -36,8 +31,7 @@ type election struct {
 	closeTimeout time.Duration
 	logger       *slog.Logger
 	// silent is set when logger discards everything (the default): the
-	// transitions are then not noted for it, which cost two allocations
-	// per transition (docs/performance.md).
+	// transitions are then not noted for it.
 	silent    bool
 	observers []observe.Observer // see observe.go
 

@@ -70,12 +70,6 @@ func (ka *keepAlive) unschedule() {
 	ka.next = nil
 }
 
-// stoppedClock is the backoff's clock: the backoff reads the time only to
-// give up after a MaxElapsedTime, which keep-alive does not set.
-type stoppedClock struct{}
-
-func (stoppedClock) Now() time.Time { return time.Time{} }
-
 // startKeepAlive serves StartKeepAlive.
 func (e *election) startKeepAlive(ctx context.Context) error {
 	e.mu.Lock()
@@ -98,9 +92,6 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 			// Jitter comes from the election's generator instead, so that
 			// a client's timing is reproducible from its ID.
 			backoff.WithRandomizationFactor(0),
-			// Nothing reads the elapsed time without a MaxElapsedTime: a
-			// clock that never moves spares a reading on every renewal.
-			backoff.WithClockProvider(stoppedClock{}),
 		),
 		rng:      e.rng,
 		renewals: &e.renewals,

@@ -20,11 +20,8 @@ type Change struct {
 // whether the event is defined in the current state (Can) and moves it to
 // the table's destination (SetState), the destination its Event would
 // choose, from the table the instance was built from
-// (TestLooplabAgreesWithTheTable). Fire does not call Event, which for a
-// machine without callbacks does nothing more but allocates a context, its
-// cancel function, an event and a closure per transition, and wedges for
-// good should that context end midway: two transitions per call made it a
-// third of the client's own CPU (docs/performance.md).
+// (TestLooplabAgreesWithTheTable). Fire does not call Event, which wedges
+// for good should its context end midway.
 type Machine struct {
 	inner *looplab.FSM
 }
