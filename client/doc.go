@@ -18,3 +18,22 @@
 // fencing token, work protected by leadership should still tolerate being
 // done twice in the rare case of a clock that drifts beyond the policy.
 package client
+
+// Inside the package, for whoever changes it. Each file owns one concern;
+// the ones below a file never call back up into it.
+//
+//	client.go, campaign.go  the facade: argument checks, then election's methods
+//	election.go   election, the machine's owner: acquire, release, close,
+//	              the call in flight (callLocked) and unlock, the only way
+//	              out of e.mu, which flushes the log records noted under it
+//	keepalive.go  keepAlive: the renewal schedule, one time.AfterFunc per
+//	              renewal (no goroutine between renewals) and its backoff
+//	callcontext.go, turns.go  a call's context and deadline; calls leave in order
+//	alarm.go, background.go   timers and callbacks, and Close's wait for them
+//	hooks.go, watch.go, observe.go, leadership.go  the observers of transitions
+//	snapshot.go   the state and deadline published after every transition
+//
+// e.mu guards every field of election below it, the keep-alive record, the
+// call in flight, its context, the turns and the alarms; functions called
+// with it held end in Locked. Read without it: the published snapshot
+// (atomic) and the configuration fixed at construction.

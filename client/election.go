@@ -460,7 +460,7 @@ func (e *election) fireLocked(ev fsm.Event, cause error) {
 		e.logs = append(e.logs, logEntry{level: slog.LevelDebug, transition: &nt})
 	}
 	if ch.From.Leading() && !ch.To.Leading() {
-		e.endTenureLocked(t)
+		e.endLeadershipLocked(t)
 	}
 	for _, h := range e.hooks {
 		h.push(t)

@@ -24,8 +24,8 @@ func (e *election) leadership(parent context.Context) (context.Context, context.
 	return ctx, func() { cancel(context.Canceled) }
 }
 
-// endTenureLocked cancels every leadership context when leadership ends.
-func (e *election) endTenureLocked(t Transition) {
+// endLeadershipLocked cancels every leadership context when leadership ends.
+func (e *election) endLeadershipLocked(t Transition) {
 	cause := fmt.Errorf("%w: %s -> %s on %s", ErrNotLeader, t.From, t.To, t.Event)
 	if t.Err != nil {
 		cause = fmt.Errorf("%w: %s -> %s on %s: %w", ErrNotLeader, t.From, t.To, t.Event, t.Err)
