@@ -2,9 +2,8 @@ package client
 
 import "time"
 
-// alarm is a timer for a deadline that moves often and is seldom reached:
-// a call's (each call sets one, and almost every call returns long before
-// it) and the lease's (each renewal moves it). It fires no later than the
+// alarm is the timer of the lease deadline, which each renewal moves and
+// which is seldom reached. It fires no later than the
 // earliest deadline set since it last fired, and is moved only for an
 // earlier one; whoever it calls looks at the deadline that holds then, acts
 // if it has passed and otherwise sets the alarm again for it.

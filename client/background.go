@@ -42,10 +42,10 @@ func (e *election) afterFuncLocked(ctx context.Context, f func()) (stop func() b
 	}
 }
 
-// awaitAlarmsLocked stops both alarms for good; Close waits for a callback
+// awaitAlarmsLocked stops the expiry alarm for good; Close waits for a callback
 // that has fired but not yet taken e.mu.
 func (e *election) awaitAlarmsLocked() {
-	for _, a := range []*alarm{&e.callTimer, &e.expiry} {
+	for _, a := range []*alarm{&e.expiry} {
 		if a.stop() {
 			e.callbacks.Add(1)
 			a.awaited = true

@@ -47,13 +47,9 @@ type election struct {
 	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
 	// result from any other call is stale and dropped.
 	call *call
-	// sending is the call being sent, which scope and callTimer serve
-	// (callcontext.go); unlike call, it stays set when the call is
-	// abandoned, until the call returns.
-	sending   *call
-	scope     context.Context
-	endScope  context.CancelCauseFunc
-	callTimer alarm
+	// sending is the call being sent (callcontext.go); unlike call, it
+	// stays set when the call is abandoned, until the call returns.
+	sending *call
 	// turns orders the calls of every kind (turns.go).
 	turns     turns
 	keepAlive *keepAlive // nil when keep-alive is not running
@@ -96,13 +92,11 @@ type election struct {
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
 // callers waiting for its outcome besides the one that started it.
 type call struct {
-	ctx     callContext
-	due     time.Time  // when the call timer ends it: its own deadline
-	renewal *keepAlive // the keep-alive that sent it; nil for TryAcquireLock
+	ctx     context.Context
+	cancel  context.CancelCauseFunc // ends ctx, with the reason
+	renewal *keepAlive              // the keep-alive that sent it; nil for TryAcquireLock
 	waiters []chan acquireReply
 	ended   error // why endCall abandoned it, for the caller that started it
-	// stopCaller unregisters the caller's context from ending the call.
-	stopCaller func() bool
 	// cancelled is set when the call is cancelled before it is sent; wake,
 	// made only when the call has to wait for its turn, is then closed.
 	cancelled bool
@@ -139,8 +133,6 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 	}
 	e.snap.init(snapshot{state: StateFollower})
 	e.expiry = newAlarm(e.expire)
-	e.scope, e.endScope = context.WithCancelCause(context.Background())
-	e.callTimer = newAlarm(e.callTimedOut)
 	e.untilClose, e.endUntilClose = context.WithCancel(context.Background())
 	for _, h := range cfg.hooks {
 		e.hooks = append(e.hooks, newHookRunner(h, cfg.logger))
@@ -200,11 +192,12 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 		}
 		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
-	var callCtx context.Context = &cl.ctx
+	var callCtx context.Context
 	if holds {
 		// armCallLocked ends the call at once if it was cancelled or ctx
 		// has ended, and send then fails fast with the reason.
-		e.armCallLocked(cl, ctx, leaseEnd)
+		e.armCallLocked(cl, ctx)
+		callCtx = cl.ctx
 	} else {
 		// Cancelled, or ctx ended, while an earlier call is still out: fail
 		// at once, out of turn, rather than wait. An ended context, not
@@ -480,13 +473,12 @@ func (e *election) close() error {
 	wasHolding := e.serverMayHold
 	e.abandonCallLocked(ErrClosed)
 	e.fireLocked(fsm.Close, nil)
-	if cl := e.sending; cl != nil && cl.stopCaller != nil {
-		cl.stopCaller() // the call is ended below; it may outlive Close
-	}
 	e.closed = true
 	e.endUntilClose()
 	e.awaitAlarmsLocked()
-	e.endScope(ErrClosed) // nothing sends under it any more
+	if cl := e.sending; cl != nil {
+		cl.cancel(ErrClosed) // a call detached by a release; it may outlive Close
+	}
 	var wait chan struct{}
 	if wasHolding {
 		wait = e.turns.join()
