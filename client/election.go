@@ -192,20 +192,7 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 		}
 		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
-	var callCtx context.Context
-	if holds {
-		// armCallLocked ends the call at once if it was cancelled or ctx
-		// has ended, and send then fails fast with the reason.
-		e.armCallLocked(cl, ctx)
-		callCtx = cl.ctx
-	} else {
-		// Cancelled, or ctx ended, while an earlier call is still out: fail
-		// at once, out of turn, rather than wait. An ended context, not
-		// ctx, so the call never reaches the server (nor counts as the
-		// connection's silence), whichever way ctx ended; the caller learns
-		// the reason from ctx. The result still reaches the machine.
-		callCtx = cancelled
-	}
+	callCtx := e.sendContextLocked(cl, ctx, holds)
 	e.unlock()
 	res := send(callCtx, leaseEnd)
 	e.mu.Lock()
@@ -219,6 +206,20 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 		return acquireReply{leading: e.isLeader(), err: cl.ended}
 	}
 	return e.finishCallLocked(res)
+}
+
+// sendContextLocked gives the context the call is sent with. A call out of
+// turn was cancelled, or ctx ended, while an earlier call is still out: it
+// fails at once on an ended context, so it never reaches the server (nor
+// counts as the connection's silence); the caller learns why from ctx.
+func (e *election) sendContextLocked(cl *call, ctx context.Context, holds bool) context.Context {
+	if !holds {
+		return cancelled
+	}
+	// armCallLocked ends the call at once if it was cancelled or ctx has
+	// ended, and send then fails fast with the reason.
+	e.armCallLocked(cl, ctx)
+	return cl.ctx
 }
 
 // awaitTurnLocked waits, with e.mu released, until cl has the turn, is

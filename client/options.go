@@ -240,17 +240,8 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 			return nil, err
 		}
 	}
-	switch {
-	case service == "":
-		return nil, ErrEmptyService
-	case domain == "":
-		return nil, ErrEmptyDomain
-	case c.stub != nil && c.conn != nil:
-		return nil, fmt.Errorf("%w: WithServerStub and WithConn both supply the connection", ErrInvalidOption)
-	case len(c.dialOptions) > 0 && (c.stub != nil || c.conn != nil):
-		return nil, fmt.Errorf("%w: WithDialOptions has no effect with WithServerStub or WithConn", ErrInvalidOption)
-	case address == "" && c.stub == nil && c.conn == nil:
-		return nil, ErrEmptyAddress
+	if err := c.checkSources(); err != nil {
+		return nil, err
 	}
 	if _, err := transport.WireTTL(ttl); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidTTL, err)
@@ -258,19 +249,8 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 	if err := c.policy.Validate(ttl); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
-	usable := c.policy.Usable(ttl)
-	if c.keepAliveInterval == 0 {
-		c.keepAliveInterval = ttl / 3
-	}
-	if c.retryInterval == 0 {
-		c.retryInterval = ttl / 10
-	}
-	// The jitter may stretch an interval by a tenth; it must still fit.
-	// Compared without adding, which overflows for intervals near the
-	// largest Duration and would let them pass. An interval of at least
-	// usable leaves the right side at 0 or below, so it is refused too.
-	if c.keepAliveInterval/10 >= usable-c.keepAliveInterval {
-		return nil, fmt.Errorf("%w: keep-alive interval %v (+10%% jitter) does not fit in the usable lease %v", ErrInvalidOption, c.keepAliveInterval, usable)
+	if err := c.fillIntervals(); err != nil {
+		return nil, err
 	}
 	if c.clientID == "" {
 		id, err := randomClientID()
@@ -280,6 +260,45 @@ func newConfig(service, domain string, ttl time.Duration, address string, opts [
 		c.clientID = id
 	}
 	return c, nil
+}
+
+// checkSources refuses a configuration that names no lock, or that gives
+// the connection in two ways, or none.
+func (c *config) checkSources() error {
+	switch {
+	case c.service == "":
+		return ErrEmptyService
+	case c.domain == "":
+		return ErrEmptyDomain
+	case c.stub != nil && c.conn != nil:
+		return fmt.Errorf("%w: WithServerStub and WithConn both supply the connection", ErrInvalidOption)
+	case len(c.dialOptions) > 0 && (c.stub != nil || c.conn != nil):
+		return fmt.Errorf("%w: WithDialOptions has no effect with WithServerStub or WithConn", ErrInvalidOption)
+	case c.address == "" && c.stub == nil && c.conn == nil:
+		return ErrEmptyAddress
+	}
+	return nil
+}
+
+// fillIntervals defaults the keep-alive and retry intervals to TTL/3 and
+// TTL/10 and refuses a keep-alive interval the jitter would push past the
+// usable lease.
+func (c *config) fillIntervals() error {
+	usable := c.policy.Usable(c.ttl)
+	if c.keepAliveInterval == 0 {
+		c.keepAliveInterval = c.ttl / 3
+	}
+	if c.retryInterval == 0 {
+		c.retryInterval = c.ttl / 10
+	}
+	// The jitter may stretch an interval by a tenth; it must still fit.
+	// Compared without adding, which overflows for intervals near the
+	// largest Duration and would let them pass. An interval of at least
+	// usable leaves the right side at 0 or below, so it is refused too.
+	if c.keepAliveInterval/10 >= usable-c.keepAliveInterval {
+		return fmt.Errorf("%w: keep-alive interval %v (+10%% jitter) does not fit in the usable lease %v", ErrInvalidOption, c.keepAliveInterval, usable)
+	}
+	return nil
 }
 
 // randomClientID names the host for the humans reading server logs and
