@@ -11,21 +11,10 @@ func (e *election) callbackStarted() {
 	}
 }
 
-// Close returns only once no goroutine of the client is left. Besides the
-// keep-alive loops and the hooks, which Close ends and waits for, an
-// election runs callbacks on goroutines of their own: context.AfterFunc's
-// (the end of a keep-alive's, a Watch's, a caller's or the election's own
-// context) and its alarms' timers. Each takes e.mu, or is started by
-// Close itself, so one that started while Close ran would otherwise still
-// be running when Close returned, a leak for a caller checking with
-// goleak. e.callbacks counts the callbacks that have started or may
-// still start, and Close waits for it once nothing can start one.
-
-// afterFuncLocked is context.AfterFunc for the election's callbacks: Close waits
-// for f once it has started. The returned stop prevents f, if it has not
-// started, and may be called any number of times; every registration must
-// be stopped or have run by the time Close waits. e must not
-// be closed, so that no registration comes after Close's wait.
+// afterFuncLocked is context.AfterFunc for the election's callbacks, which
+// run on goroutines of their own: e.callbacks counts them so that Close,
+// once nothing can start one, waits for those started (else goleak sees a
+// leak). stop prevents f if it has not started; e must not be closed.
 func (e *election) afterFuncLocked(ctx context.Context, f func()) (stop func() bool) {
 	e.callbacks.Add(1)
 	unregister := context.AfterFunc(ctx, func() {

@@ -19,8 +19,9 @@
 // done twice in the rare case of a clock that drifts beyond the policy.
 package client
 
-// Inside the package, for whoever changes it. Each file owns one concern;
-// the ones below a file never call back up into it.
+// Inside the package, for whoever changes it. Each file owns one concern,
+// listed from the top down; election.go still calls back and forth with
+// keepalive.go, callcontext.go, hooks.go and watch.go (not yet one-way).
 //
 //	client.go, campaign.go  the facade: argument checks, then election's methods
 //	election.go   election, the machine's owner: acquire, release, close,

@@ -24,69 +24,42 @@ import (
 // asked for them, outside the mutex, and their results come back as
 // events. Readers use the published snapshot and never take the mutex.
 type election struct {
-	// What the election needs of the client's configuration, fixed at
-	// construction.
+	// Fixed at construction, from the client's configuration.
 	rpc          *transport.Transport
 	keepAliveFor time.Duration // keep-alive interval, before jitter
 	closeTimeout time.Duration
 	logger       *slog.Logger
-	// silent is set when logger discards everything (the default): the
-	// transitions are then not noted for it.
-	silent    bool
-	observers []observe.Observer // see observe.go
+	silent       bool               // logger discards everything: note nothing for it
+	observers    []observe.Observer // see observe.go
 
-	// snap is what the election publishes after every transition; the
-	// facade's readers load it and never take the mutex.
-	snap published
+	snap published // loaded by readers without the mutex
 
-	mu     sync.Mutex
-	m      *fsm.Machine
-	closed bool
-	hooks  []*hookRunner
-	expiry alarm // fires by the lease deadline while leading
-	// call is the TryAcquireLock or KeepAlive in flight, nil when none. A
-	// result from any other call is stale and dropped.
-	call *call
-	// sending is the call being sent (callcontext.go); unlike call, it
-	// stays set when the call is abandoned, until the call returns.
-	sending *call
-	// turns orders the calls of every kind (turns.go).
-	turns     turns
+	mu        sync.Mutex
+	m         *fsm.Machine
+	closed    bool
+	hooks     []*hookRunner
+	expiry    alarm      // fires by the lease deadline while leading
+	call      *call      // the call whose result counts; nil when none
+	sending   *call      // the call being sent, set until it returns even if abandoned
+	turns     turns      // orders the calls of every kind
 	keepAlive *keepAlive // nil when keep-alive is not running
-	// serverMayHold is whether the server may hold the lock for this client: set
-	// when a TryAcquireLock or KeepAlive is sent, cleared only by a definite
-	// answer that the lock is not ours (ErrNotHolder) or by a release that
-	// completed with no acquisition or renewal sent since it was queued.
-	// Close releases whenever it is set, since an answer lost in transit
-	// may leave a grant the client never heard of.
+	// serverMayHold: a grant may exist that the client never heard of, so
+	// Close releases. Cleared only by ErrNotHolder or a release with no
+	// acquisition or renewal sent since it was queued (grantsAsked counts them).
 	serverMayHold bool
-	// grantsAsked counts the TryAcquireLock and KeepAlive calls sent, so that a
-	// release or a refusal can tell whether a later call may have been
-	// granted since.
-	grantsAsked uint64
-	// logs holds what to tell the user's logger, noted under mu and written
-	// by unlock once mu is released: the logger is user code, which must
-	// never run under the mutex.
-	logs []logEntry
-	// rng jitters the timers. It is seeded from the client ID: IDs are
-	// unique among a lock's candidates, which is all the decorrelation
-	// jitter needs, and a test replaying a seed gets the same timings.
-	rng      *rand.Rand
-	watchers map[*watcher]struct{}
-	// leadershipEnds holds the cancel functions of the contexts handed out for the
-	// current leadership (see leadership.go).
-	leadershipEnds []context.CancelCauseFunc
+	grantsAsked   uint64
+	logs          []logEntry // for the user's logger, written by unlock after mu is released
+	// rng jitters the timers, seeded from the client ID (unique among a
+	// lock's candidates) so that a replayed test seed replays the timings.
+	rng            *rand.Rand
+	watchers       map[*watcher]struct{}
+	leadershipEnds []context.CancelCauseFunc // see leadership.go
 
-	// untilClose is cancelled by Close, cancelling every release in flight.
-	untilClose    context.Context
+	untilClose    context.Context // cancelled by Close, ending every release in flight
 	endUntilClose context.CancelFunc
-	// renewals counts the renewal timers set and the renewals running
-	// (keepalive.go), which Close waits for.
-	renewals sync.WaitGroup
-	// callbacks counts the callbacks started, or still to start, on
-	// goroutines of their own, which Close waits for (background.go).
-	callbacks  sync.WaitGroup
-	onCallback atomic.Pointer[func()] // for tests, see callbackStarted
+	renewals      sync.WaitGroup         // renewal timers set and renewals running (keepalive.go)
+	callbacks     sync.WaitGroup         // callbacks started or still to start (background.go)
+	onCallback    atomic.Pointer[func()] // for tests, see callbackStarted
 }
 
 // call is a TryAcquireLock or KeepAlive in flight and the TryAcquireLock
