@@ -281,7 +281,7 @@ func (n *naiveCandidate) keepAlive(ctx context.Context, done chan struct{}) {
 // ReleaseLock gives leadership up before sending the release: the
 // mistakes of this candidate lie elsewhere.
 func (n *naiveCandidate) ReleaseLock(ctx context.Context) error {
-	n.stopKeepAliveLocked()
+	n.stopKeepAlive()
 	ctx, cancel := context.WithTimeout(ctx, safetyConfig.RequestTimeout)
 	defer cancel()
 	svc, dom := n.lock()
@@ -296,12 +296,12 @@ func (n *naiveCandidate) IsLeader() bool {
 }
 
 func (n *naiveCandidate) Close() error {
-	n.stopKeepAliveLocked()
+	n.stopKeepAlive()
 	return nil
 }
 
 // stopKeepAlive ends leadership and keep-alive, and waits for the latter.
-func (n *naiveCandidate) stopKeepAliveLocked() {
+func (n *naiveCandidate) stopKeepAlive() {
 	n.mu.Lock()
 	stop, done := n.stop, n.done
 	n.stop, n.leader = nil, false
