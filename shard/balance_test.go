@@ -1,0 +1,183 @@
+package shard_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/quorum-quest/client-go/client"
+	"github.com/quorum-quest/client-go/qqtest"
+	"github.com/quorum-quest/client-go/shard"
+)
+
+// interval is one replica's ownership of one shard, as its lead saw it.
+type interval struct {
+	replica    string
+	start, end time.Time
+}
+
+type recorder struct {
+	mu   sync.Mutex
+	runs map[int][]*interval
+}
+
+func (r *recorder) lead(replica string) func(context.Context, int) {
+	return func(ctx context.Context, i int) {
+		iv := &interval{replica: replica, start: time.Now()}
+		r.mu.Lock()
+		r.runs[i] = append(r.runs[i], iv)
+		r.mu.Unlock()
+		<-ctx.Done()
+		r.mu.Lock()
+		iv.end = time.Now()
+		r.mu.Unlock()
+	}
+}
+
+// overlaps reports two replicas leading one shard at once.
+func (r *recorder) overlaps(now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, ivs := range r.runs {
+		for a := range ivs {
+			for b := a + 1; b < len(ivs); b++ {
+				x, y := ivs[a], ivs[b]
+				xe, ye := x.end, y.end
+				if xe.IsZero() {
+					xe = now
+				}
+				if ye.IsZero() {
+					ye = now
+				}
+				if x.start.Before(ye) && y.start.Before(xe) {
+					return fmt.Errorf("shard %d: %s and %s lead at once", i, x.replica, y.replica)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func counts(sets []*shard.Set) []int {
+	out := make([]int, len(sets))
+	for i, s := range sets {
+		out[i] = len(s.Owned())
+	}
+	return out
+}
+
+// waitBalanced advances virtual time in steps until every live set owns
+// want shards and every shard is owned, or limit passes.
+func waitBalanced(t *testing.T, sets []*shard.Set, want int, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok := true
+		for _, s := range sets {
+			if len(s.Owned()) != want {
+				ok = false
+			}
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("not balanced at %d within %v: %v", want, limit, counts(sets))
+		}
+		time.Sleep(10 * time.Millisecond)
+		synctest.Wait()
+	}
+}
+
+func TestThreeReplicasBalanceFailOverAndRejoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const shards, ttl = 120, 2 * time.Second
+		srv := qqtest.NewUnstartedServer()
+		rec := &recorder{runs: map[int][]*interval{}}
+		ctx, cancel := context.WithCancel(t.Context())
+		var sets []*shard.Set
+		var wg sync.WaitGroup
+		for r := range 3 {
+			id := fmt.Sprintf("r%d", r)
+			s, err := shard.New("svc", "dom", shards, ttl, "", shard.WithClientOptions(
+				client.WithServerStub(srv.Stub()), client.WithClientID(id)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sets = append(sets, s)
+			wg.Go(func() {
+				if err := s.Run(ctx, rec.lead(id)); !errors.Is(err, context.Canceled) {
+					t.Errorf("Run: %v", err)
+				}
+			})
+		}
+		d := waitBalanced(t, sets, 40, 3*ttl)
+		t.Logf("balanced 40/40/40 after %v", d)
+
+		// Steady state: the server's calls against the renewals' own.
+		before := srv.Calls()
+		time.Sleep(10 * ttl)
+		synctest.Wait()
+		after := srv.Calls()
+		total := after.Total() - before.Total()
+		renewals := after.KeepAlive - before.KeepAlive
+		t.Logf("steady state over %v: %d calls, %d of them renewals (%.2fx); before %+v after %+v", 10*ttl, total, renewals, float64(total)/float64(renewals), before, after)
+		if total > 2*renewals {
+			t.Errorf("steady state: %d calls > 2 x %d renewals", total, renewals)
+		}
+
+		// Kill r2: its network cut.
+		srv.Partition("r2")
+		srv.Partition("r2/probe")
+		cut := time.Now()
+		live := sets[:2]
+		retry := ttl / 10
+		for {
+			if n := len(live[0].Owned()) + len(live[1].Owned()); n == shards {
+				break
+			}
+			if time.Since(cut) > ttl+2*retry {
+				t.Fatalf("not every shard owned again within TTL + 2R: %v", counts(live))
+			}
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait()
+		}
+		t.Logf("every shard owned again %v after the cut", time.Since(cut))
+		d = waitBalanced(t, live, 60, 3*ttl)
+		t.Logf("balanced 60/60 %v after", d)
+
+		srv.Heal("r2")
+		srv.Heal("r2/probe")
+		d = waitBalanced(t, sets, 40, 3*ttl)
+		t.Logf("balanced 40/40/40 %v after r2 came back", d)
+		time.Sleep(ttl)
+		synctest.Wait()
+		if err := rec.overlaps(time.Now()); err != nil {
+			t.Error(err)
+		}
+		// The server's history too: tenures of one shard by distinct
+		// replicas never overlap.
+		byLock := map[string][]qqtest.Tenure{}
+		for _, tn := range srv.History() {
+			byLock[tn.Domain] = append(byLock[tn.Domain], tn)
+		}
+		for lock, ts := range byLock {
+			for a := 1; a < len(ts); a++ {
+				if ts[a].Start.Before(ts[a-1].End) {
+					t.Errorf("%s: tenures overlap: %+v %+v", lock, ts[a-1], ts[a])
+				}
+			}
+		}
+		cancel()
+		wg.Wait()
+		for _, s := range sets {
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
