@@ -38,6 +38,26 @@ func (r *recorder) lead(replica string) func(context.Context, int) {
 	}
 }
 
+// maxGap is the longest time a shard went without an owner between a lead
+// that ended after since and the next one, over how many such moves.
+func (r *recorder) maxGap(since time.Time) (time.Duration, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var longest time.Duration
+	moves := 0
+	for _, ivs := range r.runs {
+		for a := 1; a < len(ivs); a++ {
+			prev, next := ivs[a-1], ivs[a]
+			if prev.end.IsZero() || prev.end.Before(since) || prev.replica == next.replica {
+				continue
+			}
+			moves++
+			longest = max(longest, next.start.Sub(prev.end))
+		}
+	}
+	return longest, moves
+}
+
 // overlaps reports two replicas leading one shard at once.
 func (r *recorder) overlaps(now time.Time) error {
 	r.mu.Lock()
@@ -106,7 +126,7 @@ func TestThreeReplicasBalanceFailOverAndRejoin(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
 		threeReplicas(t, srv, func(id string) []client.Option {
 			return []client.Option{client.WithServerStub(srv.Stub()), client.WithClientID(id)}
-		}, "", virtualStep, true)
+		}, "", virtualStep, true, 0)
 	})
 }
 
@@ -116,12 +136,12 @@ func TestThreeReplicasOverGRPC(t *testing.T) {
 	srv := qqtest.NewServer(t)
 	threeReplicas(t, srv, func(id string) []client.Option {
 		return []client.Option{client.WithClientID(id)}
-	}, srv.Addr(), realStep, false)
+	}, srv.Addr(), realStep, false, -1)
 }
 
 // threeReplicas runs issue 20's scenario: 3 replicas, 120 shards, TTL 2s;
 // balanced, one cut off, balanced again, back, balanced, never two owners.
-func threeReplicas(t *testing.T, srv *qqtest.Server, opts func(id string) []client.Option, addr string, step func(), steady bool) {
+func threeReplicas(t *testing.T, srv *qqtest.Server, opts func(id string) []client.Option, addr string, step func(), steady bool, rttAllowance time.Duration) {
 	{
 		const shards, ttl = 120, 2 * time.Second
 		rec := &recorder{runs: map[int][]*interval{}}
@@ -179,12 +199,24 @@ func threeReplicas(t *testing.T, srv *qqtest.Server, opts func(id string) []clie
 
 		srv.Heal("r2")
 		srv.Heal("r2/probe")
+		healed := time.Now()
 		d = waitBalanced(t, sets, 40, 3*ttl, step)
 		t.Logf("balanced 40/40/40 %v after r2 came back", d)
 		time.Sleep(ttl)
 		step()
 		if err := rec.overlaps(time.Now()); err != nil {
 			t.Error(err)
+		}
+		// Each shard moved to the returning replica is a handover: without
+		// an owner for at most R plus two round trips (rttAllowance).
+		// Over real gRPC the returning replica's connection first recovers
+		// from the cut (calls hung until their deadline, then reconnects),
+		// which the bound leaves out: that figure is only logged there
+		// (rttAllowance < 0); docs/shards.md reports it.
+		if gap, moved := rec.maxGap(healed); moved == 0 || (rttAllowance >= 0 && gap > retry+2*rttAllowance) {
+			t.Errorf("after the rejoin %d shards moved, the longest without an owner for %v; bound %v", moved, gap, retry+2*rttAllowance)
+		} else {
+			t.Logf("after the rejoin %d shards moved, the longest without an owner for %v (bound R + 2 RTT, asserted when rttAllowance >= 0: %v)", moved, gap, rttAllowance)
 		}
 		// The server's history too: tenures of one shard by distinct
 		// replicas never overlap.
