@@ -190,11 +190,28 @@ func (s *Set) apply(want []int, lead func(context.Context, int)) {
 			r.cancel = nil // stopping; done closes when its Run returned
 		}
 	}
+	// With WithMaxOwned, a shard still handing over counts against the
+	// cap until its lead returned; the next round starts the new one.
+	room := -1
+	if s.maxOwned > 0 {
+		room = s.maxOwned
+		for _, r := range s.runs {
+			select {
+			case <-r.done:
+			default:
+				room--
+			}
+		}
+	}
 	for _, i := range want {
 		prev := s.runs[i]
 		if prev != nil && prev.cancel != nil {
 			continue // already campaigning
 		}
+		if room == 0 {
+			break
+		}
+		room-- // negative: no cap
 		c, err := s.clientLocked(i)
 		if err != nil {
 			continue // validated in New: only a broken invariant gets here
