@@ -141,8 +141,14 @@ func (s *Set) Run(ctx context.Context, lead func(ctx context.Context, shard int)
 	// Seeded by the ID too, so that replicas started together do not probe
 	// in step (their probes would then see each other as members).
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), seed(s.id)))
+	reached := true
 	for loopCtx.Err() == nil {
-		if view, ok := m.refresh(loopCtx); ok {
+		view, ok := m.refresh(loopCtx)
+		if ok && !reached {
+			s.renewCampaigns()
+		}
+		reached = ok
+		if ok {
 			s.apply(m.assigned(view), lead)
 		}
 		wait := time.NewTimer(s.retry - time.Duration(rng.Int64N(int64(s.retry)/5+1)))
@@ -226,6 +232,23 @@ func (s *Set) apply(want []int, lead func(context.Context, int)) {
 			}
 			_ = c.Run(ctx, func(leading context.Context) { lead(leading, i) })
 		}()
+	}
+}
+
+// renewCampaigns replaces the client of every shard campaigned for but not
+// owned, once the server answers again after it did not: their calls sent
+// while it did not answer may hang until their deadline, and a new call
+// would share them, so a shard handed to this replica would wait for them.
+func (s *Set) renewCampaigns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, c := range s.clients {
+		if r := s.runs[i]; r != nil && r.cancel != nil && !c.IsLeader() {
+			r.cancel()
+			r.cancel = nil
+			delete(s.clients, i)
+			go func() { _ = c.Close() }() // ends its Run; apply's new run waits for that
+		}
 	}
 }
 
