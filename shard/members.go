@@ -74,6 +74,10 @@ func (m *members) probe(ctx context.Context, k int) (bool, error) {
 	}
 	ok, err := c.TryAcquireLock(ctx)
 	if err != nil {
+		// A later call would share a call still hung in this client:
+		// probe with a new one next round.
+		delete(m.probes, k)
+		go func() { _ = c.Close() }()
 		return false, err
 	}
 	if ok {
