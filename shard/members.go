@@ -1,0 +1,188 @@
+package shard
+
+import (
+	"context"
+	"slices"
+	"strconv"
+
+	"github.com/quorum-quest/client-go/client"
+)
+
+// members keeps this replica's member slot and its view of the others'.
+// Only Run's loop uses it.
+type members struct {
+	s      *Set
+	slot   int // -1: not a member
+	held   *client.QuorumQuestClient
+	probes map[int]*client.QuorumQuestClient // per slot, under the probe ID
+	// seen is the slots denied in the previous round: another replica's
+	// probe holds a free slot for a round trip, so a slot counts as a
+	// member only when denied in two rounds running.
+	seen map[int]bool
+}
+
+func (m *members) slotLock(k int) string { return m.s.domain + "/members/" + strconv.Itoa(k) }
+
+func (m *members) newClient(k int, id string) (*client.QuorumQuestClient, error) {
+	return client.NewQuorumQuestClient(m.s.service, m.slotLock(k), m.s.ttl, "",
+		append(slices.Clip(m.s.opts), client.WithClientID(id))...)
+}
+
+// take campaigns once for slot k under the replica's ID and keeps it
+// renewing when granted.
+func (m *members) take(ctx context.Context, k int) (*client.QuorumQuestClient, bool, error) {
+	c, err := m.newClient(k, m.s.id)
+	if err != nil {
+		return nil, false, err
+	}
+	ok, err := c.TryAcquireLock(ctx)
+	if ok {
+		if kerr := c.StartKeepAlive(context.WithoutCancel(ctx)); kerr == nil {
+			return c, true, nil
+		}
+	}
+	_ = c.Close()
+	return nil, false, err
+}
+
+// join takes the lowest free slot.
+func (m *members) join(ctx context.Context) bool {
+	for k := 0; ctx.Err() == nil; k++ {
+		c, ok, err := m.take(ctx, k)
+		if err != nil {
+			return false
+		}
+		if ok {
+			m.held, m.slot = c, k
+			return true
+		}
+	}
+	return false
+}
+
+// probe reports whether slot k is held by another member: a denied
+// TryAcquireLock under the probe ID says so; a granted one is released at
+// once.
+func (m *members) probe(ctx context.Context, k int) (bool, error) {
+	c := m.probes[k]
+	if c == nil {
+		var err error
+		if c, err = m.newClient(k, m.s.id+"/probe"); err != nil {
+			return false, err
+		}
+		m.probes[k] = c
+	}
+	ok, err := c.TryAcquireLock(ctx)
+	if err != nil {
+		// A later call would share a call still hung in this client:
+		// probe with a new one next round.
+		delete(m.probes, k)
+		go func() { _ = c.Close() }()
+		return false, err
+	}
+	if ok {
+		return false, c.ReleaseLock(ctx)
+	}
+	return true, nil
+}
+
+// refresh makes sure this replica holds a slot, probes the others up to
+// the first free slot above its own and compacts: a member whose slot lies
+// beyond the view's length moves into the hole its rank stands for, so that
+// slots stay dense and joining stays cheap. ok is false when the server
+// could not be asked; the caller keeps its shards as they are.
+func (m *members) refresh(ctx context.Context) (view []int, ok bool) {
+	if m.held != nil && !m.held.IsLeader() {
+		_ = m.held.Close()
+		m.held, m.slot = nil, -1
+	}
+	if m.held == nil && !m.join(ctx) {
+		return nil, false
+	}
+	seen := map[int]bool{}
+	defer func() {
+		if ok {
+			m.seen = seen
+		}
+	}()
+	for k := 0; ; k++ {
+		if k == m.slot {
+			view = append(view, k)
+			continue
+		}
+		held, err := m.probe(ctx, k)
+		if err != nil {
+			return nil, false
+		}
+		if held {
+			seen[k] = true
+			if m.seen[k] {
+				view = append(view, k)
+			}
+		} else if k > m.slot {
+			break
+		}
+	}
+	if r := rank(view, m.slot); r != m.slot {
+		if c, got, _ := m.take(ctx, r); got {
+			_ = m.held.ReleaseLock(ctx)
+			_ = m.held.Close()
+			m.held = c
+			view[slices.Index(view, m.slot)] = r
+			m.slot = r
+			slices.Sort(view)
+		}
+	}
+	return view, true
+}
+
+// rank is slot's place in view: its own number when below len(view), else
+// the hole below len(view) that compaction will move it into, so that a
+// compaction changes nobody's rank.
+func rank(view []int, slot int) int {
+	n := len(view)
+	if slot < n {
+		return slot
+	}
+	var holes []int
+	for k := 0; k < n; k++ {
+		if _, found := slices.BinarySearch(view, k); !found {
+			holes = append(holes, k)
+		}
+	}
+	high := 0
+	for _, v := range view {
+		if v >= n {
+			if v == slot {
+				return holes[high]
+			}
+			high++
+		}
+	}
+	return -1
+}
+
+// assigned is the shards this replica should own for view: those whose
+// number modulo the view's length is its rank, at most maxOwned of them.
+func (m *members) assigned(view []int) []int {
+	n := len(view)
+	r := rank(view, m.slot)
+	var out []int
+	for i := r; r >= 0 && i < m.s.shards; i += n {
+		if m.s.maxOwned > 0 && len(out) == m.s.maxOwned {
+			break
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// close gives up the slot and closes the probes.
+func (m *members) close() {
+	if m.held != nil {
+		_ = m.held.Close()
+	}
+	for _, c := range m.probes {
+		_ = c.Close()
+	}
+}
