@@ -94,9 +94,7 @@ func (t *Transport) Deadline(now, before time.Time) time.Time {
 }
 
 // callContext bounds a call sent at now by Deadline(now, before). A context
-// that already ends by then is used as it is, without the cost of another
-// layer: a caller that sends many calls can bound them more cheaply than a
-// new context.WithDeadline each (see the client's callcontext.go).
+// that already ends by then is used as it is, without another layer.
 func (t *Transport) callContext(ctx context.Context, now, before time.Time) (context.Context, context.CancelFunc) {
 	deadline := t.Deadline(now, before)
 	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
