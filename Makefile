@@ -10,7 +10,7 @@ PROTO_SRC := quorum/quest/api/v1/leader_election.proto
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: test check vet staticcheck go-version-check fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench outage mutate
+.PHONY: test check vet staticcheck go-version-check fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench outage fleet mutate
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -130,6 +130,19 @@ TTLS     ?= 2s,15s
 PARALLEL ?= 10
 outage:
 	$(GO) run ./internal/cmd/outage -n $(N) -outage $(OUTAGE) -ttl $(TTLS) -parallel $(PARALLEL)
+
+# What the loss of a server of the fleet does to leadership (issue 18):
+# three servers behind one round-robin balancer, three candidates on Run;
+# the server carrying the leader's connection vanishes (kept in rotation
+# 10 s), restarts gracefully or is killed, or the whole fleet restarts one
+# server after another. FLEET_N trials per fault and TTL, FLEET_PARALLEL
+# at a time; with the defaults about 40 minutes.
+FLEET_N        ?= 20
+FLEET_TTLS     ?= 2s,5s,15s
+FLEET_FAULTS   ?= vanish,graceful,kill,rolling
+FLEET_PARALLEL ?= 5
+fleet:
+	$(GO) run ./internal/cmd/fleet -n $(FLEET_N) -ttl $(FLEET_TTLS) -fault $(FLEET_FAULTS) -parallel $(FLEET_PARALLEL)
 
 # Mutation testing with gremlins (docs/safety.md, "Mutation testing"), one
 # package at a time: each mutant is tested with that package's own tests,

@@ -8,7 +8,9 @@
 // after another. It prints, per fault and TTL, the leadership changes,
 // the time with no leader, the instants a leader reported not leading,
 // the longest renewal the leader saw, the calls per renewal the servers
-// saw, and the safety findings. `make fleet` runs it.
+// saw (during the fault: over the trials whose leader kept leading), how
+// often the leader had connections to two servers, and the safety
+// findings. `make fleet` runs it.
 //
 //	go run ./internal/cmd/fleet -n 3 -ttl 2s,5s -fault vanish,rolling -parallel 3
 package main
@@ -110,8 +112,12 @@ func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, boo
 		renewal = max(renewal, r.LongestRenewal)
 		steadyCalls += r.SteadyCalls
 		steadyRenewals += r.SteadyRenewals
-		calls += r.Calls
-		renewals += r.Renewals
+		if r.Changes == 0 && r.NotLeading == 0 {
+			// A leader that lost leadership tried to win it back: those
+			// are not renewals' calls.
+			calls += r.Calls
+			renewals += r.Renewals
+		}
 		if len(r.LeaderServers) > 1 {
 			two++
 		}
