@@ -395,6 +395,8 @@ type netRun struct {
 
 	lmu      sync.Mutex
 	leadEnds [][]time.Time // per candidate, when its lead function returned
+	// handovers: per candidate, when its lead function chose to return
+	handovers [][]time.Time
 	healed   time.Time     // when the faults stopped
 	struck   []fleetSpan   // the fleet mode's episodes as played
 
@@ -443,6 +445,7 @@ func newNetRun(seed uint64, cfg NetConfig) *netRun {
 	r.rep = Report{Seed: seed, Candidates: r.plan.candidates, FaultsEnd: cfg.FaultPhase}
 	r.handing = make([]atomic.Bool, r.plan.candidates)
 	r.leadEnds = make([][]time.Time, r.plan.candidates)
+	r.handovers = make([][]time.Time, r.plan.candidates)
 	return r
 }
 
@@ -627,6 +630,9 @@ func (r *netRun) campaign(ctx context.Context, i int, wg *sync.WaitGroup) {
 				return
 			}
 			r.handing[i].Store(true)
+			r.lmu.Lock()
+			r.handovers[i] = append(r.handovers[i], time.Now())
+			r.lmu.Unlock()
 			r.count(func(c *FaultCounts) { c.Handovers++ })
 			r.logf("%s: lead returns, Run releases the lock", inc.id)
 		}

@@ -115,24 +115,18 @@ func (r *netRun) majorityDown(from, to time.Time) bool {
 
 // judgeStability checks (f), the fleet mode's: a candidate that led at
 // one sample and not at the next had handed over (its lead function
-// returned), or a majority of the fleet was down within the TTL before,
-// or the process was starved there; otherwise it is an unforced loss,
-// counted, and a violation under StableLeadership.
+// returned on its own) within the TTL before, or a majority of the fleet
+// was down then, or the process was starved then; otherwise it is an
+// unforced loss, counted, and a violation under StableLeadership.
 func (r *netRun) judgeStability() {
-	handing := map[[2]int]bool{} // sample, candidate -> its claim said it was handing over
-	for _, c := range r.claims {
-		if c.handing {
-			handing[[2]int{c.sample, c.cand}] = true
-		}
-	}
 	var unforced, forced int
 	var prev []int
-	for k, s := range r.samples {
+	for _, s := range r.samples {
 		for _, l := range prev {
-			if containsInt(s.claimers, l) || handing[[2]int{k - 1, l}] {
+			from := s.at.Add(-r.ncfg.TTL)
+			if containsInt(s.claimers, l) || r.handedOver(l, from, s.at) {
 				continue
 			}
-			from := s.at.Add(-r.ncfg.TTL)
 			if r.majorityDown(from, s.at) {
 				forced++
 				continue
@@ -145,7 +139,7 @@ func (r *netRun) judgeStability() {
 			if r.ncfg.StableLeadership {
 				r.violate("f", "%s stopped leading at %v while a majority of the fleet was up and it had not handed over", r.incs[l].id, r.at(s.at))
 			} else {
-				r.logf("(f) %s stopped leading while a majority of the fleet was up", r.incs[l].id)
+				r.logf("(f) %s stopped leading at %v while a majority of the fleet was up", r.incs[l].id, r.at(s.at))
 			}
 		}
 		prev = s.claimers
@@ -153,6 +147,19 @@ func (r *netRun) judgeStability() {
 	r.mu.Lock()
 	r.rep.UnforcedLosses, r.rep.ForcedLosses = unforced, forced
 	r.mu.Unlock()
+}
+
+// handedOver reports whether candidate l's lead function chose to return
+// in [from, to]: Run then releases, and l stops leading by its own will.
+func (r *netRun) handedOver(l int, from, to time.Time) bool {
+	r.lmu.Lock()
+	defer r.lmu.Unlock()
+	for _, at := range r.handovers[l] {
+		if !at.Before(from) && !at.After(to) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsInt(xs []int, x int) bool {

@@ -80,6 +80,7 @@ func fakeNet(t *testing.T) (*netRun, func(ms int) time.Time) {
 	r := newNetRun(1, cfg)
 	r.plan = netPlan{candidates: 2, holds: make([]time.Duration, 2)}
 	r.leadEnds = make([][]time.Time, 2)
+	r.handovers = make([][]time.Time, 2)
 	r.incs = []*incarnation{{id: "a"}, {id: "b"}}
 	t0 := time.Now()
 	r.start = t0
@@ -315,12 +316,11 @@ func TestNetStabilityFindsUnforcedLosses(t *testing.T) {
 			r.struck = []fleetSpan{{at(100), at(2900), 2}}
 		}, 1, 0, []string{"f"}, nil},
 		{"handed over", func(r *netRun, at func(int) time.Time) {
-			for j := range r.claims {
-				if r.claims[j].sample == 49 {
-					r.claims[j].handing = true
-				}
-			}
+			r.handovers[0] = []time.Time{at(4950)}
 		}, 0, 0, nil, nil},
+		{"handed over long before", func(r *netRun, at func(int) time.Time) {
+			r.handovers[0] = []time.Time{at(2500)}
+		}, 1, 0, []string{"f"}, nil},
 		{"lost, the process starved", func(r *netRun, at func(int) time.Time) {
 			r.gaps = []netGap{{at(4000), at(4400)}}
 		}, 0, 0, nil, []string{"f"}},
