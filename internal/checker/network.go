@@ -397,8 +397,8 @@ type netRun struct {
 	leadEnds [][]time.Time // per candidate, when its lead function returned
 	// handovers: per candidate, when its lead function chose to return
 	handovers [][]time.Time
-	healed   time.Time     // when the faults stopped
-	struck   []fleetSpan   // the fleet mode's episodes as played
+	healed    time.Time   // when the faults stopped
+	struck    []fleetSpan // the fleet mode's episodes as played
 
 	// sampler-only until it stops
 	claims  []netClaim

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,8 +89,12 @@ type FleetResult struct {
 	// the fault struck) as it saw them and its calls the servers answered
 	// (TryAcquireLock and KeepAlive), in the steady state before the fault
 	// and in the window; a leader that lost leadership has its attempts to
-	// win it back counted as calls.
+	// win it back counted as calls. Sent counts the calls the leader sent,
+	// every copy of a hedged call included, as a unary interceptor on its
+	// connections saw them: a copy sent to a vanished server is sent but
+	// never answered.
 	SteadyRenewals, SteadyCalls, Renewals, Calls int
+	SteadySent, Sent                             int
 	// Moved says what moved leadership, for the log.
 	Moved []string
 	// Starved is the longest the monitor went without running in the
@@ -107,7 +112,8 @@ type FleetResult struct {
 // the leader's connection: the server its live connections reached; when
 // they reached several (a client keeping two connections), the one that
 // answered most of its calls in the steady state, its primary (ties: the
-// lowest index).
+// lowest index). Should the dialer have recorded no live connection, the
+// servers that answered its calls in the steady state stand in for them.
 func RunFleet(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	if cfg.Servers < 1 || cfg.Candidates < 1 || cfg.TTL <= 0 || cfg.Rotation < 0 || cfg.Down <= 0 ||
 		cfg.RollEvery <= 0 || cfg.Steady <= 0 || cfg.Settle < 0 || cfg.Limit <= 0 {
@@ -175,11 +181,21 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	atFault := callsBy(fleet, leader.id)
 	struck := time.Now()
 	res.SteadyRenewals, res.SteadyRenewal = leader.renewals(steadyFrom, struck)
+	res.SteadySent = leader.sentIn(steadyFrom, struck)
 	res.SteadyCalls = sum(atFault) - sum(before)
 	if leader.id != leaderID {
 		res.SteadyCalls = 0 // the calls of another leader; too short a steady state to judge
 	}
 	res.LeaderServers = leader.servers(fleet)
+	if len(res.LeaderServers) == 0 {
+		// No connection through the recording dialer (a client that
+		// dials its own way): the servers that answered its calls.
+		for i := range atFault {
+			if atFault[i] > before[i] {
+				res.LeaderServers = append(res.LeaderServers, i)
+			}
+		}
+	}
 	if cfg.Fault != Rolling {
 		res.Server = primary(res.LeaderServers, before, atFault)
 		if res.Server < 0 {
@@ -198,6 +214,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	mon.stop()
 	res.Calls = sum(callsBy(fleet, leader.id)) - sum(atFault)
 	res.Renewals, res.LongestRenewal = leader.renewals(struck, end)
+	res.Sent = leader.sentIn(struck, end)
 	runs := mon.runs()
 	res.Changes, res.NotLeading, res.Leaderless = judgeWindow(runs, leader.id, struck, end)
 	for _, c := range fcs {
@@ -351,6 +368,7 @@ type fleetCandidate struct {
 	conns     map[net.Conn]string // live connections -> local address
 	renewFrom time.Time           // the first attempt of the renewal in progress
 	granted   []renewal           // renewals granted, and those lost
+	sent      []time.Time         // TryAcquireLock and KeepAlive calls sent
 	leadEnds  []time.Time
 }
 
@@ -364,7 +382,7 @@ func newFleetCandidate(id, addr string, cfg FleetConfig) (*fleetCandidate, error
 	fc := &fleetCandidate{candidate: &candidate{id: id}, conns: map[net.Conn]string{}}
 	opts := append([]client.Option{
 		client.WithClientID(id),
-		client.WithDialOptions(grpc.WithContextDialer(fc.dial)),
+		client.WithDialOptions(grpc.WithContextDialer(fc.dial), grpc.WithChainUnaryInterceptor(fc.intercept)),
 		client.WithTransitionHook(fc.observe),
 	}, cfg.Options...)
 	q, err := client.NewQuorumQuestClient("fleet", "trial", cfg.TTL, addr, opts...)
@@ -385,6 +403,30 @@ func (fc *fleetCandidate) dial(ctx context.Context, addr string) (net.Conn, erro
 	fc.conns[c] = c.LocalAddr().String()
 	fc.mu.Unlock()
 	return &trackedConn{Conn: c, fc: fc}, nil
+}
+
+// intercept notes when each TryAcquireLock and KeepAlive is sent, every
+// copy of a hedged call included.
+func (fc *fleetCandidate) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if strings.HasSuffix(method, "/TryAcquireLock") || strings.HasSuffix(method, "/KeepAlive") {
+		fc.mu.Lock()
+		fc.sent = append(fc.sent, time.Now())
+		fc.mu.Unlock()
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// sentIn counts the calls sent in [from, to].
+func (fc *fleetCandidate) sentIn(from, to time.Time) int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n := 0
+	for _, at := range fc.sent {
+		if !at.Before(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
 }
 
 // trackedConn forgets its connection when closed.

@@ -8,9 +8,10 @@
 // after another. It prints, per fault and TTL, the leadership changes,
 // the time with no leader, the instants a leader reported not leading,
 // the longest renewal the leader saw, the calls per renewal the servers
-// saw (during the fault: over the trials whose leader kept leading), how
-// often the leader had connections to two servers, and the safety
-// findings. `make fleet` runs it.
+// answered and the leader sent, hedged copies included (during the fault:
+// over the trials whose leader kept leading), how often the leader had
+// connections to two servers, and the safety findings. `make fleet` runs
+// it.
 //
 //	go run ./internal/cmd/fleet -n 3 -ttl 2s,5s -fault vanish,rolling -parallel 3
 package main
@@ -41,8 +42,8 @@ func main() {
 		log.Fatal("fleet: -n, -parallel and -down must be positive, -rotation not negative")
 	}
 	fmt.Printf("3 servers behind one round-robin balancer, 3 candidates on Run (default options), faulty server kept in rotation %v, down %v; %d trials per setting, %d at once\n\n", *rotation, *down, *n, *parallel)
-	fmt.Println("| fault | TTL | n | trials with a change | changes (max) | leaderless total (max) | not-leading reports | lead ctx ended | longest renewal | calls/renewal steady | calls/renewal fault | leader on 2 servers | safety violations |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| fault | TTL | n | trials with a change | changes (max) | leaderless total (max) | not-leading reports | lead ctx ended | longest renewal | answered/renewal steady | answered/renewal fault | sent/renewal steady | sent/renewal fault | leader on 2 servers | safety violations |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	failed := false
 	for _, ts := range strings.Split(*ttls, ",") {
 		ttl, err := time.ParseDuration(strings.TrimSpace(ts))
@@ -97,7 +98,7 @@ func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, boo
 	var (
 		moved, changes, maxChanges, notLeading, leadEnded, two, violations int
 		leaderless, maxLeaderless, renewal                                 time.Duration
-		steadyCalls, steadyRenewals, calls, renewals                       int
+		steadyCalls, steadyRenewals, calls, renewals, steadySent, sent     int
 	)
 	for _, r := range res {
 		if r.Changes > 0 {
@@ -112,10 +113,12 @@ func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, boo
 		renewal = max(renewal, r.LongestRenewal)
 		steadyCalls += r.SteadyCalls
 		steadyRenewals += r.SteadyRenewals
+		steadySent += r.SteadySent
 		if r.Changes == 0 && r.NotLeading == 0 {
 			// A leader that lost leadership tried to win it back: those
 			// are not renewals' calls.
 			calls += r.Calls
+			sent += r.Sent
 			renewals += r.Renewals
 		}
 		if len(r.LeaderServers) > 1 {
@@ -130,9 +133,10 @@ func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, boo
 				cfg.Fault, cfg.TTL, r.Leader, r.LeaderServers, r.Server, r.Starved, strings.Join(r.Moved, "; "))
 		}
 	}
-	row := fmt.Sprintf("| %s | %v | %d | %d | %d (%d) | %s (%s) | %d | %d | %s | %s | %s | %d | %d |",
+	row := fmt.Sprintf("| %s | %v | %d | %d | %d (%d) | %s (%s) | %d | %d | %s | %s | %s | %s | %s | %d | %d |",
 		cfg.Fault, cfg.TTL, len(res), moved, changes, maxChanges, secs(leaderless), secs(maxLeaderless),
-		notLeading, leadEnded, secs(renewal), ratio(steadyCalls, steadyRenewals), ratio(calls, renewals), two, violations)
+		notLeading, leadEnded, fmt.Sprintf("%.3f s", renewal.Seconds()), ratio(steadyCalls, steadyRenewals), ratio(calls, renewals),
+		ratio(steadySent, steadyRenewals), ratio(sent, renewals), two, violations)
 	if len(errs) > 0 {
 		row += fmt.Sprintf(" (%d trials failed)", len(errs))
 	}
