@@ -478,23 +478,40 @@ func (r *netRun) play(newCandidate NewNetCandidate) Report {
 			_ = p.Close()
 		}
 	}()
-	for i := range r.plan.candidates {
+	ok := r.buildAll(newCandidate, func(i int) (string, error) {
 		p, err := testutil.NewProxy(srv.Addr())
 		if err != nil {
-			r.violate("setup", "starting proxy %d: %v", i, err)
-			r.closeAll()
-			return r.report()
+			return "", fmt.Errorf("starting proxy %d: %w", i, err)
 		}
 		r.proxies = append(r.proxies, p)
-		inc, err := r.build(i, p.Addr(), newCandidate)
+		return p.Addr(), nil
+	})
+	if !ok {
+		return r.report()
+	}
+	return r.playSchedule()
+}
+
+// buildAll builds every candidate, each dialling the address addr gives
+// it, or reports the first failure, closes what it built and returns
+// false.
+func (r *netRun) buildAll(newCandidate NewNetCandidate, addr func(i int) (string, error)) bool {
+	for i := range r.plan.candidates {
+		a, err := addr(i)
+		if err != nil {
+			r.violate("setup", "%v", err)
+			r.closeAll()
+			return false
+		}
+		inc, err := r.build(i, a, newCandidate)
 		if err != nil {
 			r.violate("setup", "building candidate %s: %v", inc.id, err)
 			r.closeAll()
-			return r.report()
+			return false
 		}
 		r.incs = append(r.incs, inc)
 	}
-	return r.playSchedule()
+	return true
 }
 
 // playSchedule plays the schedule once every candidate is built: the

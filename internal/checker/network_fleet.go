@@ -23,14 +23,8 @@ func (r *netRun) playFleet(newCandidate NewNetCandidate) Report {
 	}
 	r.fleet = f
 	defer f.Close()
-	for i := range r.plan.candidates {
-		inc, err := r.build(i, f.Addr(), newCandidate)
-		if err != nil {
-			r.violate("setup", "building candidate %s: %v", inc.id, err)
-			r.closeAll()
-			return r.report()
-		}
-		r.incs = append(r.incs, inc)
+	if !r.buildAll(newCandidate, func(int) (string, error) { return f.Addr(), nil }) {
+		return r.report()
 	}
 	return r.playSchedule()
 }

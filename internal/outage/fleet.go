@@ -161,11 +161,11 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	mon := startMonitor(cands)
 	defer mon.stop()
 
-	leaderID, led, err := mon.waitLeader(ctx, time.Now(), cfg.Limit)
+	leaderID, _, err := mon.waitLeader(ctx, time.Now(), cfg.Limit)
 	if err != nil {
 		return FleetResult{}, fmt.Errorf("before the fault: %w", err)
 	}
-	steadyFrom := later(led, time.Now())
+	steadyFrom := time.Now()
 	before := callsBy(fleet, leaderID)
 	if !sleepCtx(ctx, cfg.Steady) {
 		return FleetResult{}, ctx.Err()
@@ -275,25 +275,27 @@ func strike(ctx context.Context, fleet *testutil.Fleet, cfg FleetConfig, s int) 
 // leadership), and the time no run covered.
 func judgeWindow(runs []run, leader string, from, to time.Time) (changes, ended int, leaderless time.Duration) {
 	last := leader
-	covered := from // the window is covered by runs up to here
+	window := to.Sub(from)
+	covered := time.Duration(0) // the window is covered by runs up to here, since from
 	for _, r := range runs {
-		if !r.to.After(from) || r.from.After(to) {
+		start, stop := r.from.Sub(from), r.to.Sub(from)
+		if stop <= 0 || start > window {
 			continue
 		}
-		if r.from.After(from) && r.id != last {
+		if start > 0 && r.id != last {
 			changes++
 		}
 		last = r.id
-		if !r.ongoing && r.to.Before(to) {
+		if !r.ongoing && stop < window {
 			ended++
 		}
-		if r.from.After(covered) {
-			leaderless += earlier(r.from, to).Sub(covered)
+		if start > covered {
+			leaderless += min(start, window) - covered
 		}
-		covered = later(covered, r.to)
+		covered = max(covered, stop)
 	}
-	if covered.Before(to) {
-		leaderless += to.Sub(covered)
+	if covered < window {
+		leaderless += window - covered
 	}
 	return changes, ended, leaderless
 }
@@ -343,20 +345,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 // fleetCandidate is a candidate dialling the fleet, which records its
@@ -420,8 +408,13 @@ func (fc *fleetCandidate) intercept(ctx context.Context, method string, req, rep
 func (fc *fleetCandidate) sentIn(from, to time.Time) int {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
+	return countIn(fc.sent, from, to)
+}
+
+// countIn counts the instants of ts in [from, to].
+func countIn(ts []time.Time, from, to time.Time) int {
 	n := 0
-	for _, at := range fc.sent {
+	for _, at := range ts {
 		if !at.Before(from) && !at.After(to) {
 			n++
 		}
@@ -497,11 +490,5 @@ func (fc *fleetCandidate) renewals(from, to time.Time) (n int, longest time.Dura
 func (fc *fleetCandidate) leadEndsIn(from, to time.Time) int {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	n := 0
-	for _, at := range fc.leadEnds {
-		if !at.Before(from) && !at.After(to) {
-			n++
-		}
-	}
-	return n
+	return countIn(fc.leadEnds, from, to)
 }

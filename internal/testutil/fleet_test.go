@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -163,7 +164,7 @@ func TestFleetRoundRobinAndCounts(t *testing.T) {
 		expectAnswer(t, c)
 		got = append(got, i)
 	}
-	if want := []int{0, 1, 2, 0, 1, 2}; !equalInts(got, want) {
+	if want := []int{0, 1, 2, 0, 1, 2}; !slices.Equal(got, want) {
 		t.Fatalf("servers picked %v; want %v", got, want)
 	}
 	g := newGRPCClient(t, f)
@@ -335,14 +336,14 @@ func TestFleetRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	advance(9 * time.Second)
-	if got := picks(3); !equalInts(got, []int{0, 1, 2}) {
+	if got := picks(3); !slices.Equal(got, []int{0, 1, 2}) {
 		t.Fatalf("9s into the fault: %v; want the silent server still picked", got)
 	}
 	if err := f.Kill(2); err != nil { // its own 10 s start now
 		t.Fatal(err)
 	}
 	advance(time.Second)
-	if got := picks(3); !equalInts(got, []int{0, 2, 0}) {
+	if got := picks(3); !slices.Equal(got, []int{0, 2, 0}) {
 		t.Fatalf("10s into the fault: %v; want server 1 out of rotation", got)
 	}
 	advance(10 * time.Second)
@@ -356,7 +357,7 @@ func TestFleetRotation(t *testing.T) {
 	if err := f.Heal(1); err != nil {
 		t.Fatal(err)
 	}
-	if got := picks(2); !equalInts(got, []int{1, 1}) {
+	if got := picks(2); !slices.Equal(got, []int{1, 1}) {
 		t.Fatalf("after healing server 1: %v; want only it", got)
 	}
 }
@@ -385,16 +386,4 @@ func TestFleetBadArguments(t *testing.T) {
 	if err := f.Silence(0); !errors.Is(err, ErrFleetClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -23,7 +23,6 @@ import (
 	"log"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/quorum-quest/client-go/internal/outage"
@@ -68,30 +67,9 @@ func main() {
 
 // measure plays n trials of cfg, parallel at a time, and renders a row.
 func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, bool) {
-	var (
-		mu   sync.Mutex
-		res  []outage.FleetResult
-		errs []string
-	)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r, err := outage.RunFleet(context.Background(), cfg)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err.Error())
-				return
-			}
-			res = append(res, r)
-		}()
-	}
-	wg.Wait()
+	res, errs := outage.Trials(n, parallel, func() (outage.FleetResult, error) {
+		return outage.RunFleet(context.Background(), cfg)
+	})
 	for _, e := range errs {
 		log.Printf("%s at TTL %v: trial failed: %s", cfg.Fault, cfg.TTL, e)
 	}
