@@ -225,9 +225,9 @@ func (c NetConfig) validate() error {
 	}
 	switch {
 	case c.Servers < 0 || c.Servers == 1:
-		return fmt.Errorf("Servers %d: 0 for the proxy mode, at least 2 for the fleet mode", c.Servers)
+		return fmt.Errorf("%d servers: 0 for the proxy mode, at least 2 for the fleet mode", c.Servers)
 	case c.Rotation < 0:
-		return fmt.Errorf("Rotation %v is negative", c.Rotation)
+		return fmt.Errorf("rotation %v is negative", c.Rotation)
 	case c.StableLeadership && !c.fleet():
 		return errors.New("StableLeadership needs the fleet mode")
 	}
