@@ -19,5 +19,8 @@
 // stalls, server restarts) are played in real time, then healed; the same
 // properties are judged against the server's record, with the readings
 // bracketed by the clock, and liveness after healing against a bound
-// derived from docs/connections.md.
+// derived from docs/connections.md. Its fleet mode (NetConfig.Servers)
+// puts several servers over the store behind one balancer address
+// instead (internal/testutil.Fleet) and plays server faults, adding check
+// (f): no loss of leadership while a majority of the fleet is up.
 package checker

@@ -35,11 +35,22 @@ const (
 	// NetRestart stops the gRPC server (graceful, then hard after a few
 	// seconds) and starts a new one on the same address when the episode
 	// ends; the lock state survives, as behind a restarted server process.
+	// In the fleet mode it stops one or more servers gracefully (GOAWAY)
+	// and starts them again when the episode ends.
 	NetRestart NetFault = "restart"
+	// NetKill, in the fleet mode only, kills one or more servers (their
+	// connections reset at once) and starts them again when the episode
+	// ends.
+	NetKill NetFault = "kill"
 )
 
-// NetFaults lists every kind of connection fault.
+// NetFaults lists every kind of connection fault of the proxy mode.
 func NetFaults() []NetFault { return []NetFault{NetReset, NetSilent, NetStall, NetRestart} }
+
+// FleetNetFaults lists every kind of server fault of the fleet mode: a
+// server's connections reset, a server vanished (silent), stopped
+// gracefully, killed.
+func FleetNetFaults() []NetFault { return []NetFault{NetReset, NetSilent, NetRestart, NetKill} }
 
 // NewNetCandidate builds the candidate called id for the real-network
 // mode: a client with client ID id that campaigns for the lock
@@ -89,8 +100,26 @@ type NetConfig struct {
 	// MinCandidates and MaxCandidates bound how many candidates a schedule
 	// runs (defaults 3 and 5).
 	MinCandidates, MaxCandidates int
-	// Faults lists the kinds of fault drawn (default all of NetFaults).
+	// Faults lists the kinds of fault drawn (default all of NetFaults, or
+	// of FleetNetFaults in the fleet mode).
 	Faults []NetFault
+	// Servers, at 2 or more, plays the fleet mode: that many gRPC servers
+	// over the store behind one round-robin balancer address
+	// (internal/testutil.Fleet), which every candidate dials directly, and
+	// episodes of server faults (each strikes one server, or a majority
+	// of the fleet at once) instead of one proxy per candidate. The
+	// default, 0, is the proxy mode.
+	Servers int
+	// Rotation is how long the fleet's balancer keeps a faulty server in
+	// rotation (default one TTL).
+	Rotation time.Duration
+	// StableLeadership makes check (f) of the fleet mode a violation
+	// rather than a figure (Report.UnforcedLosses): no candidate stops
+	// leading, save by a handover, while a majority of the fleet has been
+	// up for a TTL and the process was not starved. Issue 18's hedged
+	// renewals are what make a client pass it; without them a leader
+	// whose server vanishes loses its lease.
+	StableLeadership bool
 	// Log, if not nil, receives the schedule's timeline (real time since
 	// its start); it may be called from several goroutines.
 	Log func(at time.Duration, msg string)
@@ -158,6 +187,12 @@ func (c NetConfig) WithDefaults() NetConfig {
 	}
 	if len(c.Faults) == 0 {
 		c.Faults = NetFaults()
+		if c.fleet() {
+			c.Faults = FleetNetFaults()
+		}
+	}
+	if c.fleet() && c.Rotation == 0 {
+		c.Rotation = c.TTL
 	}
 	return c
 }
@@ -179,13 +214,28 @@ func (c NetConfig) validate() error {
 	case c.MinCandidates < 1 || c.MaxCandidates < c.MinCandidates:
 		return fmt.Errorf("candidates [%d, %d] is not a range of at least 1", c.MinCandidates, c.MaxCandidates)
 	}
+	kinds := NetFaults()
+	if c.fleet() {
+		kinds = FleetNetFaults()
+	}
 	for _, f := range c.Faults {
-		if !slices.Contains(NetFaults(), f) {
-			return fmt.Errorf("unknown fault %q", f)
+		if !slices.Contains(kinds, f) {
+			return fmt.Errorf("fault %q is not one of the mode's %v", f, kinds)
 		}
+	}
+	switch {
+	case c.Servers < 0 || c.Servers == 1:
+		return fmt.Errorf("%d servers: 0 for the proxy mode, at least 2 for the fleet mode", c.Servers)
+	case c.Rotation < 0:
+		return fmt.Errorf("rotation %v is negative", c.Rotation)
+	case c.StableLeadership && !c.fleet():
+		return errors.New("StableLeadership needs the fleet mode")
 	}
 	return nil
 }
+
+// fleet reports whether c plays the fleet mode.
+func (c NetConfig) fleet() bool { return c.Servers >= 2 }
 
 func (c NetConfig) serverTTL() time.Duration {
 	return (c.TTL + time.Second - 1) / time.Second * time.Second
@@ -215,9 +265,15 @@ type netEpisode struct {
 	at, until time.Duration
 	kind      NetFault
 	target    int // the candidate whose proxy; -1 for every proxy and for restarts
+	// servers is how many servers the fleet mode's episode strikes, from
+	// the server target on, round the fleet; 0 in the proxy mode.
+	servers int
 }
 
 func (e netEpisode) String() string {
+	if e.servers > 0 {
+		return fmt.Sprintf("%s %d server(s) from server %d for %v", e.kind, e.servers, e.target, e.until-e.at)
+	}
 	who := "every proxy"
 	switch {
 	case e.kind == NetRestart:
@@ -252,7 +308,15 @@ func newNetPlan(seed uint64, cfg NetConfig) netPlan {
 	t := ttls(0.5, 1.5)
 	for t < cfg.FaultPhase-cfg.TTL/10 {
 		e := netEpisode{at: t, kind: cfg.Faults[rng.IntN(len(cfg.Faults))], target: -1}
-		if e.kind != NetRestart && rng.Float64() < 0.5 {
+		switch {
+		case cfg.fleet():
+			// One server mostly; a majority of the fleet at once in a
+			// quarter of the episodes, so that leadership may move.
+			e.target, e.servers = rng.IntN(cfg.Servers), 1
+			if rng.Float64() < 0.25 {
+				e.servers = cfg.Servers/2 + 1
+			}
+		case e.kind != NetRestart && rng.Float64() < 0.5:
 			e.target = rng.IntN(p.candidates)
 		}
 		e.until = min(t+between(cfg.TTL/10, cfg.MaxEpisode), cfg.FaultPhase)
@@ -324,13 +388,17 @@ type netRun struct {
 	srv   *testutil.TCPServer
 
 	proxies []*testutil.Proxy
+	fleet   *testutil.Fleet // the fleet mode's, instead of srv and proxies
 	incs    []*incarnation
 	faulty  atomic.Bool
 	handing []atomic.Bool // candidate i's lead returned on its own; a release may follow
 
 	lmu      sync.Mutex
 	leadEnds [][]time.Time // per candidate, when its lead function returned
-	healed   time.Time     // when the faults stopped
+	// handovers: per candidate, when its lead function chose to return
+	handovers [][]time.Time
+	healed    time.Time   // when the faults stopped
+	struck    []fleetSpan // the fleet mode's episodes as played
 
 	// sampler-only until it stops
 	claims  []netClaim
@@ -377,6 +445,7 @@ func newNetRun(seed uint64, cfg NetConfig) *netRun {
 	r.rep = Report{Seed: seed, Candidates: r.plan.candidates, FaultsEnd: cfg.FaultPhase}
 	r.handing = make([]atomic.Bool, r.plan.candidates)
 	r.leadEnds = make([][]time.Time, r.plan.candidates)
+	r.handovers = make([][]time.Time, r.plan.candidates)
 	return r
 }
 
@@ -394,6 +463,9 @@ func (r *netRun) excuse(check, format string, args ...any) {
 
 func (r *netRun) play(newCandidate NewNetCandidate) Report {
 	r.store = qqtest.NewUnstartedServer()
+	if r.ncfg.fleet() {
+		return r.playFleet(newCandidate)
+	}
 	srv, err := startBelowEphemeral(r.store)
 	if err != nil {
 		r.violate("setup", "starting the server: %v", err)
@@ -406,22 +478,45 @@ func (r *netRun) play(newCandidate NewNetCandidate) Report {
 			_ = p.Close()
 		}
 	}()
-	for i := range r.plan.candidates {
+	ok := r.buildAll(newCandidate, func(i int) (string, error) {
 		p, err := testutil.NewProxy(srv.Addr())
 		if err != nil {
-			r.violate("setup", "starting proxy %d: %v", i, err)
-			r.closeAll()
-			return r.report()
+			return "", fmt.Errorf("starting proxy %d: %w", i, err)
 		}
 		r.proxies = append(r.proxies, p)
-		inc, err := r.build(i, p.Addr(), newCandidate)
+		return p.Addr(), nil
+	})
+	if !ok {
+		return r.report()
+	}
+	return r.playSchedule()
+}
+
+// buildAll builds every candidate, each dialling the address addr gives
+// it, or reports the first failure, closes what it built and returns
+// false.
+func (r *netRun) buildAll(newCandidate NewNetCandidate, addr func(i int) (string, error)) bool {
+	for i := range r.plan.candidates {
+		a, err := addr(i)
+		if err != nil {
+			r.violate("setup", "%v", err)
+			r.closeAll()
+			return false
+		}
+		inc, err := r.build(i, a, newCandidate)
 		if err != nil {
 			r.violate("setup", "building candidate %s: %v", inc.id, err)
 			r.closeAll()
-			return r.report()
+			return false
 		}
 		r.incs = append(r.incs, inc)
 	}
+	return true
+}
+
+// playSchedule plays the schedule once every candidate is built: the
+// campaigns, the episodes, the healing and the quiet phase, then judges.
+func (r *netRun) playSchedule() Report {
 	r.start = time.Now()
 	r.faulty.Store(true)
 
@@ -552,6 +647,9 @@ func (r *netRun) campaign(ctx context.Context, i int, wg *sync.WaitGroup) {
 				return
 			}
 			r.handing[i].Store(true)
+			r.lmu.Lock()
+			r.handovers[i] = append(r.handovers[i], time.Now())
+			r.lmu.Unlock()
 			r.count(func(c *FaultCounts) { c.Handovers++ })
 			r.logf("%s: lead returns, Run releases the lock", inc.id)
 		}
@@ -576,6 +674,10 @@ func proxyMode(k NetFault) testutil.ProxyMode {
 // begin starts episode e.
 func (r *netRun) begin(e netEpisode) {
 	r.logf("begin: %v", e)
+	if r.fleet != nil {
+		r.beginFleet(e)
+		return
+	}
 	r.count(func(c *FaultCounts) {
 		switch e.kind {
 		case NetReset:
@@ -598,6 +700,10 @@ func (r *netRun) begin(e netEpisode) {
 // end heals episode e.
 func (r *netRun) end(e netEpisode) {
 	r.logf("end: %v", e)
+	if r.fleet != nil {
+		r.endFleet(e)
+		return
+	}
 	if e.kind == NetRestart {
 		if err := r.srv.Start(); err != nil {
 			r.violate("setup", "restarting the server on %s: %v", r.srv.Addr(), err)
@@ -621,7 +727,9 @@ func (r *netRun) setModes(target int, m testutil.ProxyMode) {
 func (r *netRun) endFaults() {
 	r.faulty.Store(false)
 	r.setModes(-1, testutil.ProxyPass)
-	if !r.srv.Serving() {
+	if r.fleet != nil {
+		r.healFleet()
+	} else if !r.srv.Serving() {
 		if err := r.srv.Start(); err != nil {
 			r.violate("setup", "restarting the server: %v", err)
 		}
@@ -734,6 +842,9 @@ func (r *netRun) judge(hist []qqtest.Tenure) {
 	r.mu.Unlock()
 	r.judgeRecord(hist)
 	r.judgeLiveness()
+	if r.fleet != nil {
+		r.judgeStability()
+	}
 }
 
 // tenureOf returns the tenure of id in hist that covers [before, after]:
@@ -857,6 +968,7 @@ func (r *netRun) bound() time.Duration {
 	c := r.ncfg
 	conn := c.maxRetry()
 	for _, e := range r.plan.episodes {
+		// A silenced connection stays silent, in the fleet mode too.
 		if e.kind == NetSilent || e.kind == NetStall {
 			conn = c.CallTimeout + c.maxRetry()
 		}

@@ -80,6 +80,7 @@ func fakeNet(t *testing.T) (*netRun, func(ms int) time.Time) {
 	r := newNetRun(1, cfg)
 	r.plan = netPlan{candidates: 2, holds: make([]time.Duration, 2)}
 	r.leadEnds = make([][]time.Time, 2)
+	r.handovers = make([][]time.Time, 2)
 	r.incs = []*incarnation{{id: "a"}, {id: "b"}}
 	t0 := time.Now()
 	r.start = t0
@@ -250,6 +251,113 @@ func TestNetLivenessFindsViolations(t *testing.T) {
 			}
 			if r.rep.RecoveryBound != 2340*time.Millisecond {
 				t.Errorf("bound %v, want 2.34s (TTL, then a retry and two round trips)", r.rep.RecoveryBound)
+			}
+		})
+	}
+}
+
+// Fleet plans strike servers of the fleet, one or a majority at once, with
+// the fleet's kinds only; the proxy mode's plans are unchanged by it.
+func TestNetFleetPlan(t *testing.T) {
+	cfg := NetConfig{Servers: 3}.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[NetFault]int{}
+	widths := map[int]int{}
+	for seed := uint64(1); seed <= 300; seed++ {
+		for _, e := range newNetPlan(seed, cfg).episodes {
+			if e.target < 0 || e.target >= 3 || (e.servers != 1 && e.servers != 2) {
+				t.Fatalf("seed %d: %v strikes servers %d..+%d of 3", seed, e, e.target, e.servers)
+			}
+			kinds[e.kind]++
+			widths[e.servers]++
+		}
+	}
+	for _, k := range FleetNetFaults() {
+		if kinds[k] == 0 {
+			t.Errorf("no %s episode in 300 fleet plans", k)
+		}
+	}
+	if kinds[NetStall] > 0 || widths[1] == 0 || widths[2] == 0 {
+		t.Errorf("fleet plans: kinds %v, widths %v", kinds, widths)
+	}
+	for _, bad := range []NetConfig{
+		{Servers: 1}, {Servers: 3, Faults: []NetFault{NetStall}}, {Faults: []NetFault{NetKill}}, {StableLeadership: true},
+		{Servers: 3, Rotation: -time.Second},
+	} {
+		if err := bad.WithDefaults().validate(); err == nil {
+			t.Errorf("%+v validated", bad)
+		}
+	}
+}
+
+// Check (f) counts a leader that stops leading while a majority of the
+// fleet was up, and fails it under StableLeadership; a handover, a
+// majority down within the TTL before, or a starved process excuse it.
+func TestNetStabilityFindsUnforcedLosses(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		setup             func(r *netRun, at func(int) time.Time)
+		unforced, forced  int
+		violated, excused []string
+	}{
+		{"stays", func(*netRun, func(int) time.Time) {}, 0, 0, nil, nil},
+		{"lost, one server down", func(r *netRun, at func(int) time.Time) {
+			r.struck = []fleetSpan{{at(1000), at(3000), 1}}
+		}, 1, 0, []string{"f"}, nil},
+		{"lost, a majority down", func(r *netRun, at func(int) time.Time) {
+			r.struck = []fleetSpan{{at(1000), at(3000), 2}}
+		}, 0, 1, nil, nil},
+		{"lost, a majority down until just before", func(r *netRun, at func(int) time.Time) {
+			r.struck = []fleetSpan{{at(1000), at(4500), 2}}
+		}, 0, 1, nil, nil},
+		{"lost, a majority down long before", func(r *netRun, at func(int) time.Time) {
+			r.struck = []fleetSpan{{at(100), at(2900), 2}}
+		}, 1, 0, []string{"f"}, nil},
+		{"handed over", func(r *netRun, at func(int) time.Time) {
+			r.handovers[0] = []time.Time{at(4950)}
+		}, 0, 0, nil, nil},
+		{"handed over long before", func(r *netRun, at func(int) time.Time) {
+			r.handovers[0] = []time.Time{at(2500)}
+		}, 1, 0, []string{"f"}, nil},
+		{"lost, the process starved", func(r *netRun, at func(int) time.Time) {
+			r.gaps = []netGap{{at(4000), at(4400)}}
+		}, 0, 0, nil, []string{"f"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, stable := range []bool{false, true} {
+				r, at := fakeNet(t)
+				r.ncfg.Servers, r.ncfg.StableLeadership = 3, stable
+				// a leads every 100ms until 5s, then b; the loss is at 5s.
+				for k, ms := 0, 0; ms <= 8000; k, ms = k+1, ms+100 {
+					c := 0
+					if ms >= 5000 {
+						c = 1
+					}
+					r.samples = append(r.samples, netSample{at: at(ms), claimers: []int{c}})
+					r.claims = append(r.claims, netClaim{cand: c, sample: k, isLeader: true, before: at(ms), after: at(ms)})
+				}
+				if tc.name == "stays" {
+					for k := range r.samples {
+						r.samples[k].claimers = []int{0}
+					}
+				}
+				tc.setup(r, at)
+				r.judgeStability()
+				if r.rep.UnforcedLosses != tc.unforced || r.rep.ForcedLosses != tc.forced {
+					t.Errorf("stable=%v: unforced %d, forced %d; want %d, %d", stable, r.rep.UnforcedLosses, r.rep.ForcedLosses, tc.unforced, tc.forced)
+				}
+				want := tc.violated
+				if !stable {
+					want = nil
+				}
+				if got := checks(r.rep.Violations); !slices.Equal(got, want) {
+					t.Errorf("stable=%v: violations %v, want %v", stable, got, want)
+				}
+				if got := checks(r.rep.Excused); !slices.Equal(got, tc.excused) {
+					t.Errorf("stable=%v: excused %v, want %v", stable, got, tc.excused)
+				}
 			}
 		})
 	}

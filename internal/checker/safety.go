@@ -237,6 +237,13 @@ type Report struct {
 	// than one candidate reported leadership, each judged by the server's
 	// record (see RunNetSchedule).
 	MultiClaimSamples int
+	// UnforcedLosses counts, in the network mode's fleet mode, the
+	// instants a leader stopped leading though it had not handed over,
+	// its process was not starved and a majority of the fleet had been up
+	// for the TTL before: check (f), a figure unless
+	// NetConfig.StableLeadership makes it a violation. ForcedLosses
+	// counts the losses while a majority of the fleet was down.
+	UnforcedLosses, ForcedLosses int
 }
 
 // FaultCounts counts the faults a schedule injected, and what its
@@ -258,6 +265,10 @@ type FaultCounts struct {
 	// every proxy) resetting, going silent or stalling, and server
 	// restarts on the same address.
 	ConnResets, ConnSilences, ConnStalls, ServerRestarts int
+	// ServerKills counts the fleet mode's servers killed; its other
+	// server faults count as the connection faults above (a server gone
+	// silent or resetting) and ServerRestarts (a graceful stop).
+	ServerKills int
 }
 
 // Add returns the sum of c and d.
@@ -272,6 +283,7 @@ func (c FaultCounts) Add(d FaultCounts) FaultCounts {
 		Releases: c.Releases + d.Releases, Handovers: c.Handovers + d.Handovers, Closes: c.Closes + d.Closes,
 		ConnResets: c.ConnResets + d.ConnResets, ConnSilences: c.ConnSilences + d.ConnSilences,
 		ConnStalls: c.ConnStalls + d.ConnStalls, ServerRestarts: c.ServerRestarts + d.ServerRestarts,
+		ServerKills: c.ServerKills + d.ServerKills,
 	}
 }
 
@@ -280,7 +292,8 @@ type Violation struct {
 	At time.Duration // time since the start of the schedule (virtual, or real in the network mode)
 	// Check is "a" (leadership without a lease), "b" (two leaders), "c"
 	// (liveness), "d" (panic, hang or leadership after Close), "e" (a
-	// remaining lease longer than the server's) or "setup".
+	// remaining lease longer than the server's), "f" (the fleet mode's
+	// leadership lost while a majority of the fleet was up) or "setup".
 	Check string
 	What  string
 }

@@ -201,7 +201,9 @@ func newCandidate(id, backend string, cfg Config) (*candidate, error) {
 
 func (c *candidate) close() {
 	_ = c.q.Close()
-	_ = c.proxy.Close()
+	if c.proxy != nil { // a fleet's candidate has none
+		_ = c.proxy.Close()
+	}
 }
 
 // outage starts the fault on every candidate's path at once.

@@ -85,13 +85,20 @@ func NewProxy(backend string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{
-		lis: lis, backend: backend, done: make(chan struct{}),
-		changed: make(chan struct{}), pipes: map[*pipe]struct{}{},
-	}
+	p := newRelay(backend)
+	p.lis = lis
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
+}
+
+// newRelay is a Proxy without a listener of its own: a [Fleet]'s balancer
+// hands it the connections it picked for its backend.
+func newRelay(backend string) *Proxy {
+	return &Proxy{
+		backend: backend, done: make(chan struct{}),
+		changed: make(chan struct{}), pipes: map[*pipe]struct{}{},
+	}
 }
 
 // Addr is the address clients dial.
@@ -166,7 +173,10 @@ func (p *Proxy) Close() error {
 		pipes = append(pipes, pp)
 	}
 	p.mu.Unlock()
-	err := p.lis.Close()
+	var err error
+	if p.lis != nil {
+		err = p.lis.Close()
+	}
 	for _, pp := range pipes {
 		pp.close(false)
 	}
@@ -181,27 +191,33 @@ func (p *Proxy) accept() {
 		if err != nil {
 			return // closed
 		}
-		p.mu.Lock()
-		mode, backend := p.mode, p.backend
-		p.mu.Unlock()
-		switch mode {
-		case ProxyReset:
-			resetConn(c)
-			continue
-		case ProxySilent:
-			p.start(&pipe{client: c, silent: true})
-			continue
-		}
-		// Pass or stall: connect to the backend now; a stalled pipe holds
-		// the bytes, not the connection. A backend that refuses is passed
-		// on to the client as a reset.
-		b, err := net.Dial("tcp", backend)
-		if err != nil {
-			resetConn(c)
-			continue
-		}
-		p.start(&pipe{client: c, backend: b})
+		p.handle(c)
 	}
+}
+
+// handle relays c, a client connection accepted by the proxy's listener
+// or handed over by a [Fleet]'s balancer, according to the mode.
+func (p *Proxy) handle(c net.Conn) {
+	p.mu.Lock()
+	mode, backend := p.mode, p.backend
+	p.mu.Unlock()
+	switch mode {
+	case ProxyReset:
+		resetConn(c)
+		return
+	case ProxySilent:
+		p.start(&pipe{client: c, silent: true})
+		return
+	}
+	// Pass or stall: connect to the backend now; a stalled pipe holds
+	// the bytes, not the connection. A backend that refuses is passed
+	// on to the client as a reset.
+	b, err := net.Dial("tcp", backend)
+	if err != nil {
+		resetConn(c)
+		return
+	}
+	p.start(&pipe{client: c, backend: b})
 }
 
 // start registers pp and runs its relays.

@@ -41,7 +41,13 @@ type TCPServer struct {
 // StartTCPServer serves store on addr ("127.0.0.1:0" picks a port, which
 // every restart then reuses) with the given grpc.ServerOptions.
 func StartTCPServer(store *qqtest.Server, addr string, opts ...grpc.ServerOption) (*TCPServer, error) {
-	t := &TCPServer{store: store.Stub(), addr: addr, opts: opts}
+	return startTCPServer(store.Stub(), addr, opts...)
+}
+
+// startTCPServer serves the calls of stub, which a [Fleet] wraps to count
+// each server's calls.
+func startTCPServer(stub pb.LeaderElectionServiceClient, addr string, opts ...grpc.ServerOption) (*TCPServer, error) {
+	t := &TCPServer{store: stub, addr: addr, opts: opts}
 	if err := t.Start(); err != nil {
 		return nil, err
 	}
@@ -108,6 +114,21 @@ func (t *TCPServer) Stop() {
 		t.gs.Stop() // unblocks GracefulStop too
 		<-stopped
 	}
+	<-t.served
+	t.gs = nil
+}
+
+// Kill stops the server at once, as a killed process: its listener and
+// every connection close without GOAWAY, and calls in flight fail.
+// Connections are refused until Start. Killing a stopped server does
+// nothing.
+func (t *TCPServer) Kill() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gs == nil {
+		return
+	}
+	t.gs.Stop()
 	<-t.served
 	t.gs = nil
 }

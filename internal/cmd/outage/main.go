@@ -17,7 +17,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
@@ -84,36 +83,21 @@ func derivedBound(k outage.Kind, ttl time.Duration) time.Duration {
 
 // measure plays n trials of cfg, parallel at a time, and renders a row.
 func measure(cfg outage.Config, n, parallel int) (string, bool) {
+	results, errs := outage.Trials(n, parallel, func() (outage.Result, error) {
+		return outage.Run(context.Background(), cfg)
+	})
 	var (
-		mu         sync.Mutex
 		recoveries []time.Duration
 		moved      int
 		violations []string
-		errs       []string
 	)
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			res, err := outage.Run(context.Background(), cfg)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err.Error())
-				return
-			}
-			recoveries = append(recoveries, res.Recovery)
-			if len(res.Moved) > 0 {
-				moved++
-			}
-			violations = append(violations, res.Violations...)
-		}()
+	for _, res := range results {
+		recoveries = append(recoveries, res.Recovery)
+		if len(res.Moved) > 0 {
+			moved++
+		}
+		violations = append(violations, res.Violations...)
 	}
-	wg.Wait()
 	for _, e := range errs {
 		log.Printf("%s at TTL %v: trial failed: %s", cfg.Kind, cfg.TTL, e)
 	}

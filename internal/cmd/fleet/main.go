@@ -1,0 +1,131 @@
+// Command fleet measures what the loss of a server of the fleet does to
+// leadership (issue 18): three servers over one store behind one
+// round-robin L4 balancer address, three candidates on Run with default
+// options, each its own client dialling the balancer. Per trial, once a
+// candidate leads, the server carrying the leader's connection vanishes
+// (silent, kept in rotation 10 s), restarts gracefully (down 1 s) or is
+// killed (back after 1 s); or the whole fleet is restarted, one server
+// after another. It prints, per fault and TTL, the leadership changes,
+// the time with no leader, the instants a leader reported not leading,
+// the longest renewal the leader saw, the calls per renewal the servers
+// answered and the leader sent, hedged copies included (during the fault:
+// over the trials whose leader kept leading), how often the leader had
+// connections to two servers, and the safety findings. `make fleet` runs
+// it.
+//
+//	go run ./internal/cmd/fleet -n 3 -ttl 2s,5s -fault vanish,rolling -parallel 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/quorum-quest/client-go/internal/outage"
+)
+
+func main() {
+	n := flag.Int("n", 20, "trials per setting")
+	ttls := flag.String("ttl", "2s,5s,15s", "comma-separated TTLs")
+	faults := flag.String("fault", "vanish,graceful,kill,rolling", "comma-separated fleet faults")
+	parallel := flag.Int("parallel", 3, "trials played at once (each has its own fleet and candidates)")
+	rotation := flag.Duration("rotation", 10*time.Second, "how long the balancer keeps a faulty server in rotation (and a vanished one stays silent)")
+	down := flag.Duration("down", time.Second, "how long a restarted or killed server is down")
+	verbose := flag.Bool("v", false, "log what moved leadership in each trial")
+	flag.Parse()
+	if *n < 1 || *parallel < 1 || *rotation < 0 || *down <= 0 {
+		log.Fatal("fleet: -n, -parallel and -down must be positive, -rotation not negative")
+	}
+	fmt.Printf("3 servers behind one round-robin balancer, 3 candidates on Run (default options), faulty server kept in rotation %v, down %v; %d trials per setting, %d at once\n\n", *rotation, *down, *n, *parallel)
+	fmt.Println("| fault | TTL | n | trials with a change | changes (max) | leaderless total (max) | not-leading reports | lead ctx ended | longest renewal | answered/renewal steady | answered/renewal fault | sent/renewal steady | sent/renewal fault | leader on 2 servers | safety violations |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	failed := false
+	for _, ts := range strings.Split(*ttls, ",") {
+		ttl, err := time.ParseDuration(strings.TrimSpace(ts))
+		if err != nil {
+			log.Fatalf("fleet: -ttl: %v", err)
+		}
+		for _, fs := range strings.Split(*faults, ",") {
+			cfg := outage.FleetConfig{
+				Fault: outage.FleetFault(strings.TrimSpace(fs)), TTL: ttl,
+				Servers: 3, Candidates: 3, Rotation: *rotation, Down: *down, RollEvery: 4 * time.Second,
+				Steady: max(3*time.Second, ttl), Settle: 2*ttl + 5*time.Second, Limit: 2 * time.Minute,
+			}
+			row, ok := measure(cfg, *n, *parallel, *verbose)
+			failed = failed || !ok
+			fmt.Println(row)
+		}
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// measure plays n trials of cfg, parallel at a time, and renders a row.
+func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, bool) {
+	res, errs := outage.Trials(n, parallel, func() (outage.FleetResult, error) {
+		return outage.RunFleet(context.Background(), cfg)
+	})
+	for _, e := range errs {
+		log.Printf("%s at TTL %v: trial failed: %s", cfg.Fault, cfg.TTL, e)
+	}
+	var (
+		moved, changes, maxChanges, notLeading, leadEnded, two, violations int
+		leaderless, maxLeaderless, renewal                                 time.Duration
+		steadyCalls, steadyRenewals, calls, renewals, steadySent, sent     int
+	)
+	for _, r := range res {
+		if r.Changes > 0 {
+			moved++
+		}
+		changes += r.Changes
+		maxChanges = max(maxChanges, r.Changes)
+		leaderless += r.Leaderless
+		maxLeaderless = max(maxLeaderless, r.Leaderless)
+		notLeading += r.NotLeading
+		leadEnded += r.LeadEnded
+		renewal = max(renewal, r.LongestRenewal)
+		steadyCalls += r.SteadyCalls
+		steadyRenewals += r.SteadyRenewals
+		steadySent += r.SteadySent
+		if r.Changes == 0 && r.NotLeading == 0 {
+			// A leader that lost leadership tried to win it back: those
+			// are not renewals' calls.
+			calls += r.Calls
+			sent += r.Sent
+			renewals += r.Renewals
+		}
+		if len(r.LeaderServers) > 1 {
+			two++
+		}
+		violations += len(r.Violations)
+		for _, v := range r.Violations {
+			log.Printf("%s at TTL %v: SAFETY: %s", cfg.Fault, cfg.TTL, v)
+		}
+		if verbose && len(r.Moved) > 0 {
+			log.Printf("%s at TTL %v: leader %s on servers %v, server %d faulted (longest pause of the process %v): %s",
+				cfg.Fault, cfg.TTL, r.Leader, r.LeaderServers, r.Server, r.Starved, strings.Join(r.Moved, "; "))
+		}
+	}
+	row := fmt.Sprintf("| %s | %v | %d | %d | %d (%d) | %s (%s) | %d | %d | %s | %s | %s | %s | %s | %d | %d |",
+		cfg.Fault, cfg.TTL, len(res), moved, changes, maxChanges, secs(leaderless), secs(maxLeaderless),
+		notLeading, leadEnded, fmt.Sprintf("%.3f s", renewal.Seconds()), ratio(steadyCalls, steadyRenewals), ratio(calls, renewals),
+		ratio(steadySent, steadyRenewals), ratio(sent, renewals), two, violations)
+	if len(errs) > 0 {
+		row += fmt.Sprintf(" (%d trials failed)", len(errs))
+	}
+	return row, len(errs) == 0 && violations == 0
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func ratio(a, b int) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f (%d/%d)", float64(a)/float64(b), a, b)
+}
