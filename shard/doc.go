@@ -11,6 +11,11 @@
 // may disagree for a probe period, but each shard is still one lock, so
 // two replicas never own it at once; balance converges as views agree.
 //
+// With WithMaxOwned, a replica that leads no shard campaigns for all of
+// them, whatever its rank, and keeps the one it wins: with a cap of 1 the
+// set is a semaphore whose waiting replicas take a dead holder's shard
+// within a retry interval of its lease's end, and whose holders never move.
+//
 // Each owned shard runs client.Run on a client of its own sharing one
 // connection, so it keeps Run's guarantee: its context ends before its
 // lease could pass to another replica. See docs/shards.md.

@@ -29,8 +29,11 @@ func WithClientOptions(opts ...client.Option) Option {
 	}
 }
 
-// WithMaxOwned caps the shards this replica owns at k, which makes a set of
-// k-slot semaphores: replicas beyond the shards wait as members.
+// WithMaxOwned caps the shards this replica owns at k; with k = 1 the set
+// is a semaphore of as many slots as shards. A capped replica that leads
+// no shard campaigns for every shard, so a shard whose owner died is taken
+// within TTL + the retry interval, and keeps the one it wins while it
+// leads none of those assigned to it (docs/shards.md).
 func WithMaxOwned(k int) Option {
 	return func(c *config) error {
 		if k <= 0 {

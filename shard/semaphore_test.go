@@ -16,13 +16,15 @@ import (
 
 // Four replicas, two shards, WithMaxOwned(1): a two-slot semaphore. Never
 // more than two leads at once, each replica at most one, and a cut-off
-// holder's slot goes to a waiting replica within TTL + 2R.
+// holder's slot goes to a waiting replica within TTL + R: a replica that
+// leads nothing campaigns for every shard. No holder is moved meanwhile:
+// the only lead started after the cut is the takeover.
 func TestMaxOwnedOneIsASemaphore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const ttl = 2 * time.Second
 		retry := ttl / 10
 		srv := qqtest.NewUnstartedServer()
-		var alive, most atomic.Int32
+		var alive, most, entries atomic.Int32
 		perReplica := make([]atomic.Int32, 4)
 		ctx, cancel := context.WithCancel(t.Context())
 		var sets []*shard.Set
@@ -36,6 +38,7 @@ func TestMaxOwnedOneIsASemaphore(t *testing.T) {
 			sets = append(sets, s)
 			wg.Go(func() {
 				_ = s.Run(ctx, func(owning context.Context, _ int) {
+					entries.Add(1)
 					n := alive.Add(1)
 					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 					}
@@ -64,6 +67,7 @@ func TestMaxOwnedOneIsASemaphore(t *testing.T) {
 		srv.Partition(id)
 		srv.Partition(id + "/probe")
 		cut := time.Now()
+		before := entries.Load()
 		for {
 			n := 0
 			for r, s := range sets {
@@ -74,12 +78,17 @@ func TestMaxOwnedOneIsASemaphore(t *testing.T) {
 			if n == 2 {
 				break
 			}
-			if time.Since(cut) > ttl+2*retry {
-				t.Fatalf("cut-off holder's slot not taken within TTL + 2R")
+			if time.Since(cut) > ttl+retry {
+				t.Fatalf("cut-off holder's slot not taken within TTL + R")
 			}
 			virtualStep()
 		}
 		t.Logf("the cut-off holder's slot was taken %v after the cut", time.Since(cut))
+		time.Sleep(3 * ttl)
+		synctest.Wait()
+		if n := entries.Load() - before; n != 1 {
+			t.Errorf("%d leads started in the 3 TTL after the takeover; want 1, the takeover's (a holder moved)", n)
+		}
 		if m := most.Load(); m > 2 {
 			t.Errorf("%d leads at once, want at most 2", m)
 		}

@@ -35,13 +35,21 @@ type Set struct {
 	loop    chan struct{}      // closed when Run's loop has stopped every shard
 	clients map[int]*client.QuorumQuestClient
 	runs    map[int]*shardRun
+	// adopted is the shards won while leading no other (WithMaxOwned):
+	// kept while they are led, see cappedLocked.
+	adopted map[int]bool
+	// inLead counts the shards whose lead is running, those handing over
+	// included (a run replaced by a newer one of the same shard too).
+	inLead int
 }
 
 // shardRun is one shard's client.Run, ended by cancel; done closes when it
 // returned, so a later run of the same shard starts only after it.
+// leading is true while lead runs for it.
 type shardRun struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	leading bool
 }
 
 // New returns a Set of shards locks (service, domain + "/" + i) for i in
@@ -80,6 +88,7 @@ func New(service, domain string, shards int, ttl time.Duration, address string, 
 		service: service, domain: domain, shards: shards, ttl: ttl,
 		maxOwned: cfg.maxOwned, retry: timing.RetryInterval,
 		clients: map[int]*client.QuorumQuestClient{}, runs: map[int]*shardRun{},
+		adopted: map[int]bool{},
 	}
 	// A client made without an address tells whether the options bring
 	// their own stub or connection; it makes no call, so closing it sends
@@ -158,7 +167,7 @@ func (s *Set) Run(ctx context.Context, lead func(ctx context.Context, shard int)
 			wait.Stop()
 		}
 	}
-	s.apply(nil, lead) // stop every shard
+	s.stopAll()
 	s.mu.Lock()
 	runs := make([]*shardRun, 0, len(s.runs))
 	for _, r := range s.runs {
@@ -183,41 +192,23 @@ func (s *Set) Run(ctx context.Context, lead func(ctx context.Context, shard int)
 // apply campaigns for the shards in want not yet campaigned for and hands
 // over the others: their Run ends their lead's context, waits for lead and
 // releases. It acts at once, so that a move waits on no further period.
+// With WithMaxOwned, want is first reshaped by cappedLocked.
 func (s *Set) apply(want []int, lead func(context.Context, int)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.maxOwned > 0 {
+		want = s.cappedLocked(want)
+	}
 	wanted := make(map[int]bool, len(want))
 	for _, i := range want {
 		wanted[i] = true
 	}
-	for i, r := range s.runs {
-		if !wanted[i] && r.cancel != nil {
-			r.cancel()
-			r.cancel = nil // stopping; done closes when its Run returned
-		}
-	}
-	// With WithMaxOwned, a shard still handing over counts against the
-	// cap until its lead returned; the next round starts the new one.
-	room := -1
-	if s.maxOwned > 0 {
-		room = s.maxOwned
-		for _, r := range s.runs {
-			select {
-			case <-r.done:
-			default:
-				room--
-			}
-		}
-	}
+	s.stopUnwantedLocked(wanted)
 	for _, i := range want {
 		prev := s.runs[i]
 		if prev != nil && prev.cancel != nil {
 			continue // already campaigning
 		}
-		if room == 0 {
-			break
-		}
-		room-- // negative: no cap
 		c, err := s.clientLocked(i)
 		if err != nil {
 			continue // validated in New: only a broken invariant gets here
@@ -230,9 +221,95 @@ func (s *Set) apply(want []int, lead func(context.Context, int)) {
 			if prev != nil {
 				<-prev.done
 			}
-			_ = c.Run(ctx, func(leading context.Context) { lead(leading, i) })
+			_ = c.Run(ctx, func(leading context.Context) {
+				if !s.enter(r, i) {
+					return // Run releases: another replica may take it
+				}
+				defer s.leave(r, i)
+				lead(leading, i)
+			})
 		}()
 	}
+}
+
+// stopAll hands over every shard, as apply would with none wanted.
+func (s *Set) stopAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopUnwantedLocked(nil)
+}
+
+// stopUnwantedLocked ends the Run of every shard not in wanted. s.mu is held.
+func (s *Set) stopUnwantedLocked(wanted map[int]bool) {
+	for i, r := range s.runs {
+		if !wanted[i] && r.cancel != nil {
+			r.cancel()
+			r.cancel = nil // stopping; done closes when its Run returned
+		}
+	}
+}
+
+// cappedLocked is what a replica capped by WithMaxOwned campaigns for,
+// given its assigned shards. While it leads none, every shard: a shard
+// whose owner died is then taken within a retry interval of its lease's
+// end, without waiting for the member slots to show the death (a
+// semaphore's waiting replicas). Otherwise the shards it adopted and still
+// leads, unless it leads one of its assigned shards, then the assigned
+// ones, maxOwned in all: a semaphore's holder is never made to hand over
+// the shard it won. s.mu is held.
+func (s *Set) cappedLocked(assigned []int) []int {
+	if s.inLead == 0 {
+		all := make([]int, s.shards)
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	}
+	var want []int
+	if !slices.ContainsFunc(assigned, func(i int) bool { r := s.runs[i]; return r != nil && r.leading }) {
+		for i := range s.adopted {
+			if r := s.runs[i]; r != nil && r.leading {
+				want = append(want, i)
+			}
+		}
+		slices.Sort(want)
+	}
+	for _, i := range assigned {
+		if !slices.Contains(want, i) {
+			want = append(want, i)
+		}
+	}
+	return want[:min(len(want), s.maxOwned)]
+}
+
+// enter is called when shard i's Run wins, before lead: false when the run
+// was stopped meanwhile or, with WithMaxOwned, when the replica already
+// leads maxOwned shards (counting those still handing over: their lead has
+// not returned). A shard won while leading no other is adopted.
+func (s *Set) enter(r *shardRun, i int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.cancel == nil {
+		return false
+	}
+	if s.maxOwned > 0 && s.inLead >= s.maxOwned {
+		return false
+	}
+	if s.maxOwned > 0 && s.inLead == 0 {
+		s.adopted[i] = true
+	}
+	s.inLead++
+	r.leading = true
+	return true
+}
+
+// leave is called when shard i's lead has returned.
+func (s *Set) leave(r *shardRun, i int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inLead--
+	r.leading = false
+	delete(s.adopted, i)
 }
 
 // renewCampaigns replaces the client of every shard campaigned for but not
@@ -277,6 +354,20 @@ func (s *Set) Owned() []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// RemainingLease returns how long this replica's lease of shard is trusted
+// for, as of this call (client's GetRemainingLease): 0 when it does not
+// lead that shard. A lead that acts by the clock, as the quorum-quest
+// command stops its child before the lease's deadline, plans from it.
+func (s *Set) RemainingLease(shard int) time.Duration {
+	s.mu.Lock()
+	c := s.clients[shard]
+	s.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	return c.GetRemainingLease()
 }
 
 // Close ends Run as its context would, releasing every shard and the

@@ -157,15 +157,25 @@ func (w *world) next(kind, id string, d time.Duration) event {
 		select {
 		case e := <-w.events:
 			w.t.Logf("child event: %s %s at %s", e.kind, e.id, e.at.Format("15:04:05.000"))
-			if e.kind == "taken" {
-				w.t.Fatalf("OVERLAP: child of %s found the children's port taken: two children ran at once", e.id)
-			}
+			w.checkOverlap(e)
 			if e.kind == kind && (id == "" || e.id == id) {
 				return e
 			}
 		case <-deadline.C:
 			w.t.Fatalf("no %s event of child %q within %v", kind, id, d)
 		}
+	}
+}
+
+// checkOverlap fails the test on a "taken" event (two children ran at
+// once) or a "badslot" one (a child outside the semaphore's slots).
+func (w *world) checkOverlap(e event) {
+	w.t.Helper()
+	switch e.kind {
+	case "taken":
+		w.t.Fatalf("OVERLAP: child of %s found the children's port taken: two children ran at once", e.id)
+	case "badslot":
+		w.t.Fatalf("child of %s got a slot outside the semaphore: %s", e.id, e.text)
 	}
 }
 

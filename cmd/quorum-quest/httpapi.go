@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -24,6 +26,23 @@ type leaderStatus struct {
 	Domain  string `json:"domain"`
 	// State is the client's state (follower, acquiring, leader, ...).
 	State string `json:"state"`
+	// Slot, with -n above 1 only, is the slot held (Domain is then that
+	// slot's lock), or -1.
+	Slot *int `json:"slot,omitempty"`
+}
+
+// startHTTP serves --http, if given; ok is false when it cannot (said on
+// stderr). stop is to be called on the way out.
+func (r *runner) startHTTP() (stop func(), ok bool) {
+	if r.cfg.httpAddr == "" {
+		return func() {}, true
+	}
+	stop, err := r.serveHTTP(r.cfg.httpAddr)
+	if err != nil {
+		fmt.Fprintf(r.stderr, "quorum-quest lock: --http: %v\n", err)
+		return nil, false
+	}
+	return stop, true
 }
 
 // serveHTTP serves GET /leader (200 while leading, 503 otherwise, the same
@@ -33,7 +52,20 @@ type leaderStatus struct {
 func (r *runner) serveHTTP(addr string) (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /leader", r.serveLeader)
-	mux.Handle("GET /healthz", r.health)
+	check := r.unreachable // -n above 1: client.HealthCheck watches one client only
+	if r.health != nil {
+		check = r.health.Check
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := check(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -58,14 +90,19 @@ func (r *runner) serveHTTP(addr string) (stop func(), err error) {
 }
 
 func (r *runner) serveLeader(w http.ResponseWriter, _ *http.Request) {
-	remaining := r.q.GetRemainingLease()
-	st := leaderStatus{
-		Leader:   r.leading.Load() && remaining > 0,
-		ClientID: r.q.ClientID(),
-		Service:  r.cfg.service,
-		Domain:   r.cfg.domain,
-		State:    r.q.State().String(),
+	st := leaderStatus{ClientID: r.id(), Service: r.cfg.service, Domain: r.cfg.domain}
+	var l lease = r.q
+	if r.slot != nil {
+		slot, held := -1, r.slot.held.Load()
+		st.Slot, l = &slot, idle{}
+		if held != nil {
+			slot, l = held.slot, held
+			st.Domain += "/" + strconv.Itoa(slot)
+		}
 	}
+	remaining := l.GetRemainingLease()
+	st.Leader = r.leading.Load() && remaining > 0
+	st.State = l.State().String()
 	if st.Leader {
 		st.RemainingLeaseMS = remaining.Milliseconds()
 	}

@@ -202,7 +202,7 @@ func TestLockHTTPSignalsAndEnvironment(t *testing.T) {
 	h1, h2 := "127.0.0.1:"+strconv.Itoa(freePort(t)), "127.0.0.1:"+strconv.Itoa(freePort(t))
 	r1, _, started := leaderAndFollower(t, w,
 		runnerOpts{flags: []string{"--http", h1}}, runnerOpts{flags: []string{"--http", h2}})
-	if want := fmt.Sprintf("r1 %d %s %s", r1.childPID(t, started), testService, testDomain); !strings.HasSuffix(started.text, want) {
+	if want := fmt.Sprintf("r1 %d %s %s 0", r1.childPID(t, started), testService, testDomain); !strings.HasSuffix(started.text, want) {
 		t.Errorf("child reported %q; want its environment to give %q", started.text, want)
 	}
 
@@ -271,10 +271,17 @@ func (p *proc) childPID(t *testing.T, e event) int {
 // --unreachable has passed, naming the error.
 func TestLockUnreachableServer(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	closed := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	checkUnreachable(t, newWorld(t), runnerOpts{})
+}
+
+// checkUnreachable starts a runner with o against a closed port and checks
+// that it gives up with 67 once --unreachable has passed, naming the error.
+func checkUnreachable(t *testing.T, w *world, o runnerOpts) {
+	t.Helper()
+	o.addr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	const unreachable = time.Second
-	r := w.runner("r1", runnerOpts{addr: closed, flags: []string{"--unreachable", unreachable.String()}})
+	o.flags = append(o.flags[:len(o.flags):len(o.flags)], "--unreachable", unreachable.String())
+	r := w.runner("r1", o)
 	code := r.wait(t, unreachable+testRetry+slack)
 	if code != exitUnreachable {
 		t.Fatalf("runner exited %d; want %d (server unreachable)", code, exitUnreachable)

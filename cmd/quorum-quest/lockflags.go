@@ -40,6 +40,7 @@ type lockConfig struct {
 	requestTimeout            time.Duration
 	unreachable               time.Duration
 	verbose                   bool
+	slots                     int // -n: at most this many children at once
 	tls                       tlsFlags
 	command                   []string
 	// timing is the client's schedule for these settings, asked of the
@@ -84,11 +85,13 @@ func lockFlagSet(c *lockConfig, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("lock", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: quorum-quest lock --addr host:port [flags] -- command [args...]
+		fmt.Fprint(stderr, `usage: quorum-quest lock --addr host:port [-n N] [flags] -- command [args...]
 
 Campaigns for the lock of --service/--domain; while leading, runs the command
 (directly, no shell) in a process group of its own, and stops it before the
-lease could pass to another replica. Durations are Go durations: 300ms, 15s.
+lease could pass to another replica. With -n N, at most N replicas run it at
+once, each under a slot of its own (QUORUM_QUEST_SLOT). Durations are Go
+durations: 300ms, 15s.
 
 `)
 		fs.PrintDefaults()
@@ -113,6 +116,7 @@ otherwise the child's own exit code (128+n if signal n killed it).
 	fs.DurationVar(&c.requestTimeout, "request-timeout", 0, "bound of each call to the server (default the smaller of 5s and TTL/3)")
 	fs.DurationVar(&c.unreachable, "unreachable", 0, "how long calls may fail before the server counts as unreachable: /healthz turns 503 and, while waiting without --restart, the runner exits 67 (default 3×TTL)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log every transition of the client")
+	fs.IntVar(&c.slots, "n", 1, "run the command on at most `N` replicas at once (a semaphore of N slots, locks --domain/0 to --domain/N-1; every replica must give the same N); the child gets its slot in QUORUM_QUEST_SLOT. 1 is the plain lock of --domain, slot 0")
 	c.tls.register(fs)
 	return fs
 }
@@ -143,6 +147,10 @@ func parseLock(args []string, stderr io.Writer) (*lockConfig, error) {
 // maxTTL keeps the durations derived from the TTL (3×TTL for
 // --unreachable) from overflowing; the wire itself carries up to 68 years.
 const maxTTL = 1000 * 24 * time.Hour
+
+// maxSlots bounds -n: a replica waiting for a slot campaigns for all of
+// them, one call each per retry interval.
+const maxSlots = 100
 
 // grpcSchemes are the target schemes gRPC resolves without help.
 var grpcSchemes = []string{"dns", "unix", "unix-abstract", "passthrough"}
@@ -199,6 +207,12 @@ func (c *lockConfig) validate() error {
 		return bad("--request-timeout %v is negative", c.requestTimeout)
 	case c.unreachable < 0:
 		return bad("--unreachable %v is negative", c.unreachable)
+	}
+	switch {
+	case c.slots < 1:
+		return bad("-n %d is below 1: the number of children that may run at once", c.slots)
+	case c.slots > maxSlots:
+		return bad("-n %d is above %d: every waiting replica asks for every slot each --retry", c.slots, maxSlots)
 	}
 	if c.reapAllowance <= 0 {
 		return bad("--reap-allowance %v is not positive", c.reapAllowance)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,10 @@ func TestParseLockRejects(t *testing.T) {
 		{[]string{"--addr", "h:https", "--", "cmd"}, "not a number from 1 to 65535"},
 		{[]string{"--addr", "http://127.0.0.1:41243", "--", "cmd"}, "want host:port"},
 		{[]string{"--addr", "a/b:1", "--", "cmd"}, "want host:port: host"},
+		{[]string{"--addr", "h:1", "-n", "0", "--", "cmd"}, "-n 0 is below 1"},
+		{[]string{"--addr", "h:1", "-n", "-2", "--", "cmd"}, "-n -2 is below 1"},
+		{[]string{"--addr", "h:1", "-n", "101", "--", "cmd"}, "-n 101 is above 100"},
+		{[]string{"--addr", "h:1", "-n", "two", "--", "cmd"}, "invalid value"},
 	} {
 		_, err := parseLock(c.args, io.Discard)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
@@ -94,6 +99,12 @@ func TestParseLockRejects(t *testing.T) {
 	for _, addr := range []string{"h:1", ":5050", "[::1]:5050", "dns:///h:1", "unix:///tmp/qq.sock", "passthrough:///h:1"} {
 		if _, err := parseLock([]string{"--addr", addr, "--", "cmd"}, io.Discard); err != nil {
 			t.Errorf("--addr %q is rejected: %v", addr, err)
+		}
+	}
+	for _, n := range []string{"1", "2", "100"} {
+		c, err := parseLock([]string{"--addr", "h:1", "-n", n, "--", "cmd"}, io.Discard)
+		if err != nil || strconv.Itoa(c.slots) != n {
+			t.Errorf("-n %s: %+v, %v; want accepted", n, c, err)
 		}
 	}
 	if _, err := parseLock([]string{"-h"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
@@ -118,7 +129,8 @@ func TestCommandThatCannotRunIsRefusedFirst(t *testing.T) {
 
 // The exit codes the docs promise for bad usage, without a server.
 func TestRunUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"nonsense"}, {"lock"}, {"lock", "--addr", "h:1"}, {"dev-server", "extra"}, {"dev-server", "--default-ttl", "0s"}, {"dev-server", "--addr", ""}} {
+	for _, args := range [][]string{nil, {"nonsense"}, {"lock"}, {"lock", "--addr", "h:1"}, {"dev-server", "extra"}, {"dev-server", "--default-ttl", "0s"}, {"dev-server", "--addr", ""},
+		{"lock", "--addr", "h:1", "-n", "0", "--", "true"}, {"lock", "--addr", "h:1", "-n", "101", "--", "true"}} {
 		if code := run(args, io.Discard, io.Discard); code != exitUsage {
 			t.Errorf("run(%q) = %d; want %d", args, code, exitUsage)
 		}

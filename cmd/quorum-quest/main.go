@@ -1,7 +1,7 @@
 // Command quorum-quest runs a process on exactly one replica, under a
 // Quorum Quest lock, and serves the in-memory server for development.
 //
-//	quorum-quest lock --addr host:port [flags] -- command [args...]
+//	quorum-quest lock --addr host:port [-n N] [flags] -- command [args...]
 //	quorum-quest dev-server [--addr host:port]
 //
 // lock campaigns for the lock of --service/--domain and, while leading,
@@ -10,7 +10,9 @@
 // SIGKILL) and reaped before the lease's local deadline, which comes before
 // the server can give the lock to another replica; when the server says
 // the lock is not ours, it is killed at once; and it dies with the runner,
-// even when the runner is killed with SIGKILL (Linux). See the README's
+// even when the runner is killed with SIGKILL (Linux). With -n N, at most
+// N replicas run the command at once, each in a slot of its own
+// (QUORUM_QUEST_SLOT), with the same guarantee per slot. See the README's
 // "The quorum-quest command" and docs/command.md for the flags, the
 // guarantee with its assumptions, and the exit codes.
 //
@@ -29,7 +31,7 @@ func main() {
 }
 
 const usage = `usage:
-  quorum-quest lock --addr host:port [flags] -- command [args...]
+  quorum-quest lock --addr host:port [-n N] [flags] -- command [args...]
   quorum-quest dev-server [--addr host:port] [flags]
 
 Run "quorum-quest lock -h" or "quorum-quest dev-server -h" for the flags.

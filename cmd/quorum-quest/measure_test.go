@@ -69,3 +69,30 @@ func summary(ds []time.Duration) string {
 	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	return fmt.Sprintf("min %v, median %v, mean %v, max %v", r(s[0]), r(s[len(s)/2]), r(sum/time.Duration(len(s))), r(s[len(s)-1]))
 }
+
+// TestMeasureSlotTakeover runs scenarioSlotKill (four runners of `lock -n
+// 2`, SIGKILL of slot 0's holder) n times and reports the time from the
+// SIGKILL to the next child's start in that slot, and from the server's
+// expiry of the dead runner's lease to its grant to the next holder.
+// About 7 s a run:
+//
+//	go test ./cmd/quorum-quest -run TestMeasureSlotTakeover -measure.n=10 -v
+//
+// The bound is TTL + R (2.2 s) plus start-up: the lease ends on the
+// server at most TTL after the kill (after the last renewal), and every
+// runner waiting for a slot asks for each slot every R.
+func TestMeasureSlotTakeover(t *testing.T) {
+	if *measureN == 0 {
+		t.Skip("set -measure.n to run")
+	}
+	var takeover, grant []time.Duration
+	for i := range *measureN {
+		t.Run(fmt.Sprintf("kill-holder/%d", i), func(t *testing.T) {
+			took := scenarioSlotKill(t)
+			takeover = append(takeover, took.killToStart)
+			grant = append(grant, took.expiryToWin)
+		})
+	}
+	t.Logf("n=%d: SIGKILL to the next child's start %s; server's expiry to the next grant %s",
+		len(takeover), summary(takeover), summary(grant))
+}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,7 +36,9 @@ type runner struct {
 	leading atomic.Bool
 
 	mu      sync.Mutex
-	lastErr error // the latest failed call's error, for messages
+	lastErr error      // the latest failed call's error, for messages
+	slot    *slotState // with -n above 1 (runSlots)
+	reach   reach      // whether calls reach the server, with -n above 1
 }
 
 // runLock is `quorum-quest lock`.
@@ -70,19 +73,19 @@ func runLock(args []string, stderr io.Writer) int {
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
 
+	if cfg.slots > 1 {
+		return r.runSlots()
+	}
 	if err := r.connect(); err != nil {
 		fmt.Fprintf(stderr, "quorum-quest lock: %v\n", err)
 		return exitUsage
 	}
 	defer r.q.Close()
-	if cfg.httpAddr != "" {
-		stop, err := r.serveHTTP(cfg.httpAddr)
-		if err != nil {
-			fmt.Fprintf(stderr, "quorum-quest lock: --http: %v\n", err)
-			return exitUsage
-		}
-		defer stop()
+	stop, ok := r.startHTTP()
+	if !ok {
+		return exitUsage
 	}
+	defer stop()
 	for {
 		if code, leading := r.campaign(); !leading {
 			return code
@@ -96,17 +99,29 @@ func runLock(args []string, stderr io.Writer) int {
 // connect makes the client, its health check and the hook that wakes the
 // runner on every transition.
 func (r *runner) connect() error {
-	cfg := r.cfg
 	var err error
-	if r.health, err = client.NewHealthCheck(cfg.unreachable); err != nil {
+	if r.health, err = client.NewHealthCheck(r.cfg.unreachable); err != nil {
 		return err
 	}
+	opts, err := r.clientOptions()
+	if err != nil {
+		return err
+	}
+	opts = append(opts, client.WithHealthCheck(r.health))
+	r.q, err = client.NewQuorumQuestClient(r.cfg.service, r.cfg.domain, r.cfg.ttl, r.cfg.addr, opts...)
+	return err
+}
+
+// clientOptions returns the options of every election the runner makes:
+// the hook that wakes the runner on every transition, the logger, the
+// timing, the ID and TLS.
+func (r *runner) clientOptions() ([]client.Option, error) {
+	cfg := r.cfg
 	level := slog.LevelWarn
 	if cfg.verbose {
 		level = slog.LevelDebug
 	}
 	opts := []client.Option{
-		client.WithHealthCheck(r.health),
 		client.WithTransitionHook(r.observe),
 		client.WithLogger(slog.New(slog.NewTextHandler(r.stderr, &slog.HandlerOptions{Level: level}))),
 	}
@@ -116,22 +131,28 @@ func (r *runner) connect() error {
 	}
 	dial, err := cfg.tls.dialOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(dial) > 0 {
 		opts = append(opts, client.WithDialOptions(dial...))
 	}
-	r.q, err = client.NewQuorumQuestClient(cfg.service, cfg.domain, cfg.ttl, cfg.addr, opts...)
-	return err
+	return opts, nil
 }
 
 // observe is the client's transition hook.
 func (r *runner) observe(t client.Transition) {
+	r.mu.Lock()
 	if t.Err != nil && (t.Event == client.EventFailed || t.Event == client.EventDenied) {
-		r.mu.Lock()
 		r.lastErr = t.Err
-		r.mu.Unlock()
 	}
+	r.reach.observe(t)
+	r.mu.Unlock()
+	r.wake()
+}
+
+// wake signals changed without blocking: the supervisor and the loop
+// waiting to lead re-read the state.
+func (r *runner) wake() {
 	select {
 	case r.changed <- struct{}{}:
 	default:
@@ -226,44 +247,23 @@ const (
 // lock, and returns the exit code, or again true to campaign anew
 // (--restart).
 func (r *runner) lead() (code int, again bool) {
-	env := append(os.Environ(),
-		"QUORUM_QUEST_CLIENT_ID="+r.q.ClientID(),
-		"QUORUM_QUEST_SERVICE="+r.cfg.service,
-		"QUORUM_QUEST_DOMAIN="+r.cfg.domain,
-	)
-	// Leadership may have ended between the win and now (a renewal
-	// refused at once); a child started then would run without the right.
-	if r.q.GetRemainingLease() <= r.cfg.grace+r.cfg.reapAllowance {
-		r.logf("leadership ended before the command could start")
+	res := r.runChild(r.q, r.env(r.q.ClientID(), 0), r.sigs)
+	switch {
+	case res.late:
 		r.release()
 		if r.cfg.restart {
 			return 0, true
 		}
 		return exitLost, false
-	}
-	ch, err := startChild(r.cfg.command, env)
-	if err != nil {
+	case res.startErr != nil:
 		r.release()
-		r.logf("cannot run %q: %v", r.cfg.command[0], err)
-		return startError(err), false
-	}
-	r.leading.Store(true)
-	r.logf("leading: started %s (pid %d), lease %v left", r.cfg.command[0], ch.pid, r.q.GetRemainingLease().Round(time.Millisecond))
-	cause, st, sig := r.supervise(ch)
-	r.leading.Store(false)
-	if cause == stopNone {
-		r.logf("child exited with %d", st.code)
-	}
-	// Whatever the child left in its group goes with it.
-	_ = ch.signal(syscall.SIGKILL)
-	if st.err != nil {
-		r.logf("waiting for the child: %v", st.err)
+		return startError(res.startErr), false
 	}
 	released := time.Now()
 	r.release()
-	switch cause {
+	switch res.cause {
 	case stopSignaled:
-		return 128 + int(sig), false
+		return 128 + int(res.sig), false
 	case stopLease, stopLost:
 		if r.cfg.restart {
 			return 0, true
@@ -273,7 +273,64 @@ func (r *runner) lead() (code int, again bool) {
 	if r.cfg.restart {
 		return r.standAside(time.Since(released))
 	}
-	return st.code, false
+	return res.st.code, false
+}
+
+// env is the child's environment: the runner's, and who it runs as.
+func (r *runner) env(id string, slot int) []string {
+	return append(os.Environ(),
+		"QUORUM_QUEST_CLIENT_ID="+id,
+		"QUORUM_QUEST_SERVICE="+r.cfg.service,
+		"QUORUM_QUEST_DOMAIN="+r.cfg.domain,
+		"QUORUM_QUEST_SLOT="+strconv.Itoa(slot),
+	)
+}
+
+// lease is what a child runs under: the lock's client, or one slot of a
+// semaphore (slotLease).
+type lease interface {
+	GetRemainingLease() time.Duration
+	IsLeader() bool
+	State() client.State
+}
+
+// childResult is how one run of the child went.
+type childResult struct {
+	late     bool  // leadership ended before the child could start
+	startErr error // the child could not be started
+	cause    stopCause
+	st       exitStatus
+	sig      syscall.Signal // the stop signal the runner got, if any
+}
+
+// runChild starts the command under l with env, supervises it (stop
+// signals come on sigs) until it has been reaped, and kills what it left
+// in its group. The caller releases.
+func (r *runner) runChild(l lease, env []string, sigs <-chan os.Signal) childResult {
+	// Leadership may have ended between the win and now (a renewal
+	// refused at once); a child started then would run without the right.
+	if l.GetRemainingLease() <= r.cfg.grace+r.cfg.reapAllowance {
+		r.logf("leadership ended before the command could start")
+		return childResult{late: true}
+	}
+	ch, err := startChild(r.cfg.command, env)
+	if err != nil {
+		r.logf("cannot run %q: %v", r.cfg.command[0], err)
+		return childResult{startErr: err}
+	}
+	r.leading.Store(true)
+	r.logf("leading: started %s (pid %d), lease %v left", r.cfg.command[0], ch.pid, l.GetRemainingLease().Round(time.Millisecond))
+	cause, st, sig := r.supervise(ch, l, sigs)
+	r.leading.Store(false)
+	if cause == stopNone {
+		r.logf("child exited with %d", st.code)
+	}
+	// Whatever the child left in its group goes with it.
+	_ = ch.signal(syscall.SIGKILL)
+	if st.err != nil {
+		r.logf("waiting for the child: %v", st.err)
+	}
+	return childResult{cause: cause, st: st, sig: sig}
 }
 
 // standAside waits, after the child ended by itself and the runner released
@@ -318,7 +375,7 @@ func (r *runner) release() {
 // succeed; maxGrace makes sure they succeed in time. When leadership ends
 // (the server says the lock is not ours, or the lease ran out), another
 // replica may already hold the lock: SIGKILL at once.
-func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig syscall.Signal) {
+func (r *runner) supervise(ch *child, l lease, sigs <-chan os.Signal) (cause stopCause, st exitStatus, sig syscall.Signal) {
 	grace := r.cfg.grace
 	var termAt time.Time   // when SIGTERM was sent; zero before
 	var deadline time.Time // the lease's local deadline, as last read
@@ -356,15 +413,15 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 	for {
 		now := time.Now()
 		if !killed {
-			remaining := r.q.GetRemainingLease()
+			remaining := l.GetRemainingLease()
 			deadline = now.Add(remaining)
 			killAt := deadline.Add(-r.cfg.reapAllowance)
 			if !termAt.IsZero() && termAt.Add(grace).Before(killAt) {
 				killAt = termAt.Add(grace)
 			}
 			switch stopAt := killAt.Add(-grace); {
-			case !r.q.IsLeader():
-				kill(stopLost, "leadership ended ("+r.q.State().String()+")")
+			case !l.IsLeader():
+				kill(stopLost, "leadership ended ("+l.State().String()+")")
 			case !now.Before(killAt) && !termAt.IsZero() && !now.Before(termAt.Add(grace)):
 				kill(stopLease, fmt.Sprintf("grace of %v over", grace))
 			case !now.Before(killAt):
@@ -387,7 +444,7 @@ func (r *runner) supervise(ch *child) (cause stopCause, st exitStatus, sig sysca
 			return cause, st, sig
 		case <-timer.C:
 		case <-r.changed:
-		case s := <-r.sigs:
+		case s := <-sigs:
 			switch s := s.(syscall.Signal); {
 			case isStopSignal(s):
 				switch {

@@ -28,7 +28,10 @@ func main() { os.Exit(childMain()) }
 // the port, so the test sees the death (end of file on the connection)
 // before any other child can bind.
 //
-// It reports "start <client id> <pid> <service> <domain>", then obeys
+// With QQT_SLOT_PORTS (a comma-separated list, one port per slot of a
+// semaphore) it binds the port of its QUORUM_QUEST_SLOT instead.
+//
+// It reports "start <client id> <pid> <service> <domain> <slot>", then obeys
 // "exit N" lines from the test and reports the signals SIGHUP, SIGUSR1 and
 // SIGUSR2. With QQT_IGNORE_TERM set it ignores SIGTERM, so only SIGKILL
 // stops it.
@@ -50,14 +53,29 @@ func childMain() int {
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	lis, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("QQT_PORT"))
+	port := os.Getenv("QQT_PORT")
+	slot := os.Getenv("QUORUM_QUEST_SLOT")
+	if ports := os.Getenv("QQT_SLOT_PORTS"); ports != "" {
+		// A semaphore's child binds its slot's port: two children of one
+		// slot alive at once collide as above, and a slot outside the
+		// semaphore has no port.
+		list := strings.Split(ports, ",")
+		n, err := strconv.Atoi(slot)
+		if err != nil || n < 0 || n >= len(list) {
+			fmt.Fprintf(os.Stderr, "CHILD BAD SLOT: %s got QUORUM_QUEST_SLOT=%q, want 0 to %d\n", id, slot, len(list)-1)
+			say("badslot %s %q", id, slot)
+			return 99
+		}
+		port = list[n]
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "CHILD OVERLAP: %s cannot bind the children's port: %v\n", id, err)
 		say("taken %s", id)
 		return 99
 	}
 	defer lis.Close()
-	say("start %s %d %s %s", id, os.Getpid(), os.Getenv("QUORUM_QUEST_SERVICE"), os.Getenv("QUORUM_QUEST_DOMAIN"))
+	say("start %s %d %s %s %s", id, os.Getpid(), os.Getenv("QUORUM_QUEST_SERVICE"), os.Getenv("QUORUM_QUEST_DOMAIN"), slot)
 	go func() {
 		for s := range sigs {
 			say("signal %s %s", id, s.(syscall.Signal).String())
