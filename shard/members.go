@@ -19,6 +19,14 @@ type members struct {
 	// probe holds a free slot for a round trip, so a slot counts as a
 	// member only when denied in two rounds running.
 	seen map[int]bool
+	// settled is false until the second round that reached the server,
+	// and after a round that saw a slot denied for the first time: a
+	// member the view does not count yet. A replica's first round counts
+	// nobody else, and replicas started together may join after another's
+	// first probes: assigning from such a view would make each campaign
+	// for every shard at once.
+	settled bool
+	rounds  int
 }
 
 func (m *members) slotLock(k int) string { return m.s.domain + "/members/" + strconv.Itoa(k) }
@@ -102,6 +110,11 @@ func (m *members) refresh(ctx context.Context) (view []int, ok bool) {
 	seen := map[int]bool{}
 	defer func() {
 		if ok {
+			m.rounds++
+			m.settled = m.rounds >= 2
+			for k := range seen {
+				m.settled = m.settled && m.seen[k]
+			}
 			m.seen = seen
 		}
 	}()

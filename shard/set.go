@@ -148,7 +148,7 @@ func (s *Set) Run(ctx context.Context, lead func(ctx context.Context, shard int)
 			s.renewCampaigns()
 		}
 		reached = ok
-		if ok {
+		if ok && m.settled {
 			s.apply(m.assigned(view), lead)
 		}
 		wait := time.NewTimer(s.retry - time.Duration(rng.Int64N(int64(s.retry)/5+1)))

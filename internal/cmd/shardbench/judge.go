@@ -89,25 +89,33 @@ func (r *recorder) check(history []qqtest.Tenure) (int, error) {
 	return n, nil
 }
 
-// maxGap is the longest a shard went without an owner between a lead that
-// ended after since and the next lead, by another replica, and over how
-// many such moves.
-func (r *recorder) maxGap(since time.Time) (time.Duration, int) {
+// move is a shard passing from one replica to another: the previous
+// lead's end and the next one's start.
+type move struct {
+	shard          int
+	from, to       string
+	ended, started time.Time
+}
+
+func (m move) gap() time.Duration { return m.started.Sub(m.ended) }
+
+// moves returns, longest gap first, every move whose previous lead ended
+// after since.
+func (r *recorder) moves(since time.Time) []move {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var longest time.Duration
-	moves := 0
-	for _, ls := range r.leads {
+	var out []move
+	for i, ls := range r.leads {
 		for a := 1; a < len(ls); a++ {
 			prev, next := ls[a-1], ls[a]
 			if prev.end.IsZero() || prev.end.Before(since) || prev.replica == next.replica {
 				continue
 			}
-			moves++
-			longest = max(longest, next.start.Sub(prev.end))
+			out = append(out, move{i, prev.replica, next.replica, prev.end, next.start})
 		}
 	}
-	return longest, moves
+	slices.SortFunc(out, func(a, b move) int { return int(b.gap() - a.gap()) })
+	return out
 }
 
 // holders counts the shards each client holds now, by the server, and the

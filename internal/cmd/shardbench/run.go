@@ -177,13 +177,16 @@ func run(c config) error {
 	}
 	held, _ = holders(srv, c.shards)
 	time.Sleep(retry) // the last moves' leads reported
-	gap, moves := rec.maxGap(rejoined)
-	progress("after the rejoin: balanced %v: %v; %d moves, longest gap %v", d, held, moves, gap)
+	moves := rec.moves(rejoined)
+	progress("after the rejoin: balanced %v: %v; %s", d, held, gaps(moves))
+	for _, m := range moves[:min(5, len(moves))] {
+		progress("  shard %d from %s to %s: ended %v and started %v after the rejoin", m.shard, m.from, m.to,
+			m.ended.Sub(rejoined).Round(time.Millisecond), m.started.Sub(rejoined).Round(time.Millisecond))
+	}
 	rows = append(rows,
 		row{fmt.Sprintf("a replica comes back: balanced (3 replicas) within 3 x TTL = %v", bound),
 			fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held["r0"], held["r1"], held["r3"]), verdict(d <= bound)},
-		row{fmt.Sprintf("a moved shard without an owner: <= R + 2 RTT (%v + 2 RTT)", retry),
-			fmt.Sprintf("longest %v over %d moves", gap.Round(time.Millisecond), moves), ""})
+		row{fmt.Sprintf("a moved shard without an owner: <= R + 2 RTT (%v + 2 RTT)", retry), gaps(moves), ""})
 	for _, r := range reps[:2] {
 		m, err := r.memory()
 		if err != nil {
@@ -241,6 +244,17 @@ func memRow(id string, base, m memory) row {
 		fmt.Sprintf("%.0f B (%.1f KiB) for %d shards; RSS %.0f B per shard (%.1f MiB in all); %.2f goroutines per shard",
 			heap/float64(m.owned), heap/float64(m.owned)/1024, m.owned, float64(m.rss-base.rss)/float64(m.owned), mib(m.rss),
 			float64(m.goroutines-base.goroutines)/float64(m.owned)), ""}
+}
+
+// gaps summarises how long moved shards went without an owner.
+func gaps(moves []move) string {
+	if len(moves) == 0 {
+		return "no shard moved"
+	}
+	at := func(q float64) time.Duration {
+		return moves[int(float64(len(moves)-1)*(1-q))].gap().Round(time.Millisecond)
+	}
+	return fmt.Sprintf("%d moves: median %v, p99 %v, max %v", len(moves), at(0.5), at(0.99), at(1))
 }
 
 func cpuOf(reps []*replica) (time.Duration, error) {
