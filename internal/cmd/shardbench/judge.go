@@ -149,9 +149,11 @@ func balanced(held map[string]int, free, shards int, live []string) bool {
 	return true
 }
 
-// waitFor polls the server every 50 ms until ok holds or limit passes,
-// and returns how long it took from since.
+// waitFor polls the server every 100 ms until ok holds or limit passes,
+// and returns how long it took from since. It prints who holds what every
+// second meanwhile.
 func waitFor(srv *qqtest.Server, shards int, since time.Time, limit time.Duration, ok func(map[string]int, int) bool) (time.Duration, error) {
+	last := time.Now()
 	for {
 		held, free := holders(srv, shards)
 		if ok(held, free) {
@@ -160,7 +162,11 @@ func waitFor(srv *qqtest.Server, shards int, since time.Time, limit time.Duratio
 		if time.Since(since) > limit {
 			return 0, fmt.Errorf("not reached within %v: held %v, %d free", limit, held, free)
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Since(last) >= time.Second {
+			last = time.Now()
+			progress("  %v: held %v, %d free", time.Since(since).Round(100*time.Millisecond), held, free)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
