@@ -27,6 +27,7 @@ type members struct {
 	// for every shard at once.
 	settled bool
 	rounds  int
+	ranks   [][]int // the assignment for the last view's length
 }
 
 func (m *members) slotLock(k int) string { return m.s.domain + "/members/" + strconv.Itoa(k) }
@@ -175,17 +176,19 @@ func rank(view []int, slot int) int {
 	return -1
 }
 
-// assigned is the shards this replica should own for view: those whose
-// number modulo the view's length is its rank, at most maxOwned of them.
+// assigned is the shards this replica should own for view: its rank's in
+// the assignment for the view's length, at most maxOwned of them.
 func (m *members) assigned(view []int) []int {
-	n := len(view)
 	r := rank(view, m.slot)
-	var out []int
-	for i := r; r >= 0 && i < m.s.shards; i += n {
-		if m.s.maxOwned > 0 && len(out) == m.s.maxOwned {
-			break
-		}
-		out = append(out, i)
+	if r < 0 {
+		return nil
+	}
+	if m.ranks == nil || len(m.ranks) != len(view) {
+		m.ranks = assignment(m.s.shards, len(view))
+	}
+	out := m.ranks[r]
+	if m.s.maxOwned > 0 && len(out) > m.s.maxOwned {
+		out = out[:m.s.maxOwned]
 	}
 	return out
 }
