@@ -231,7 +231,24 @@ func (s *Set) apply(want []int, lead func(context.Context, int)) {
 				<-prev.done
 			}
 			_ = c.Run(ctx, func(leading context.Context) { lead(leading, i) })
+			s.forget(i, r, c)
 		}()
+	}
+}
+
+// forget closes shard i's client once its run r has ended, unless a newer
+// run took its place meanwhile and uses it: a replica keeps no client for
+// a shard moved away from it (one per shard ever assigned, otherwise).
+// Run released the lock before it returned, so Close sends nothing.
+func (s *Set) forget(i int, r *shardRun, c *client.QuorumQuestClient) {
+	s.mu.Lock()
+	mine := s.runs[i] == r && s.clients[i] == c
+	if mine {
+		delete(s.clients, i)
+	}
+	s.mu.Unlock()
+	if mine {
+		_ = c.Close()
 	}
 }
 

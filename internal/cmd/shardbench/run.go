@@ -98,15 +98,9 @@ func run(c config) error {
 	rows = append(rows, row{fmt.Sprintf("balanced from a cold start (3 replicas, by the server): <= 3 x TTL = %v", bound),
 		fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held["r0"], held["r1"], held["r2"]), verdict(d <= bound)})
 
-	// Steady state: let every renewal settle into its schedule, then memory
-	// (its garbage collections outside the window), then CPU and calls.
+	// Steady state: let every renewal settle into its schedule, then CPU
+	// and calls, then memory (its garbage collections outside the window).
 	time.Sleep(timing.KeepAliveInterval)
-	mem := make([]memory, 3)
-	for k, r := range reps {
-		if mem[k], err = r.memory(); err != nil {
-			return err
-		}
-	}
 	cpu0, err := cpuOf(reps)
 	if err != nil {
 		return err
@@ -118,6 +112,12 @@ func run(c config) error {
 		return err
 	}
 	calls1 := srv.Calls()
+	mem := make([]memory, 3)
+	for k, r := range reps {
+		if mem[k], err = r.memory(); err != nil {
+			return err
+		}
+	}
 	cpu := cpu1 - cpu0
 	perShardMinute := time.Duration(float64(cpu) / float64(c.shards) / c.window.Minutes())
 	total := calls1.Total() - calls0.Total()
@@ -194,9 +194,10 @@ func run(c config) error {
 		}
 		k, _ := strconv.Atoi(r.id[1:])
 		idle := rec.ledButNotNow(r.id)
-		rows = append(rows, row{fmt.Sprintf("%s after the rejoin: memory per shard it owned once and no more", r.id),
-			fmt.Sprintf("heap %+d B over %d such shards: %.0f B each (owns %d, heap %.1f MiB, RSS %.1f MiB)",
-				m.heap-mem[k].heap, idle, float64(m.heap-mem[k].heap)/float64(max(idle, 1)), m.owned, mib(m.heap), mib(m.rss)), ""})
+		grew := m.heap + m.stacks - mem[k].heap - mem[k].stacks
+		rows = append(rows, row{fmt.Sprintf("%s after the rejoin against before the kill: memory per shard it once owned and owns no more", r.id),
+			fmt.Sprintf("heap + stacks %+.1f MiB over %d such shards: %.0f B each (owns %d now, %d before; heap %.1f MiB, RSS %.1f MiB)",
+				mib(grew), idle, float64(grew)/float64(max(idle, 1)), m.owned, mem[k].owned, mib(m.heap), mib(m.rss)), ""})
 	}
 
 	// Every replica stops and releases; then judge ownership.
@@ -239,11 +240,11 @@ func run(c config) error {
 }
 
 func memRow(id string, base, m memory) row {
-	heap := float64(m.heap + m.stacks - base.heap - base.stacks)
-	return row{fmt.Sprintf("%s balanced: memory per owned shard (heap + stacks in use after GC, less before Run, / owned)", id),
-		fmt.Sprintf("%.0f B (%.1f KiB) for %d shards; RSS %.0f B per shard (%.1f MiB in all); %.2f goroutines per shard",
-			heap/float64(m.owned), heap/float64(m.owned)/1024, m.owned, float64(m.rss-base.rss)/float64(m.owned), mib(m.rss),
-			float64(m.goroutines-base.goroutines)/float64(m.owned)), ""}
+	per := func(v int64) float64 { return float64(v) / float64(m.owned) }
+	heap, stacks := m.heap-base.heap, m.stacks-base.stacks
+	return row{fmt.Sprintf("%s balanced: memory per owned shard (in use after GC, less before Run, / owned)", id),
+		fmt.Sprintf("%.1f KiB: heap %.0f B + stacks %.0f B, %.2f goroutines, for %d shards; RSS %.1f KiB per shard (%.1f MiB in all)",
+			per(heap+stacks)/1024, per(heap), per(stacks), per(int64(m.goroutines-base.goroutines)), m.owned, per(m.rss-base.rss)/1024, mib(m.rss)), ""}
 }
 
 // gaps summarises how long moved shards went without an owner.
