@@ -26,12 +26,13 @@ func main() {
 	window := flag.Duration("window", 30*time.Second, "how long CPU and server calls are measured in steady state")
 	timeout := flag.Duration("timeout", 6*time.Minute, "bound on the whole run")
 	baselines := flag.Bool("baselines", true, "also measure the bare-stub and client baselines")
+	heapProfile := flag.String("heapprofile", "", "have the first replica write a heap profile to this file after the steady window")
 	flag.Parse()
 
 	var err error
 	switch *mode {
 	case "":
-		err = run(config{shards: *shards, ttl: *ttl, window: *window, timeout: *timeout, baselines: *baselines})
+		err = run(config{shards: *shards, ttl: *ttl, window: *window, timeout: *timeout, baselines: *baselines, heapProfile: *heapProfile})
 	case "replica":
 		err = runReplica(*id, *addr, *shards, *ttl)
 	case "bare":

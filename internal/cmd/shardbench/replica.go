@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,6 +91,14 @@ func runReplica(id, addr string, shards int, ttl time.Duration) error {
 			runtime.ReadMemStats(&ms)
 			out.printf(true, "M %d %d %d %d %d", ms.HeapInuse, ms.StackInuse, rss(), runtime.NumGoroutine(), len(set.Owned()))
 		default:
+			// "heap <file>": a heap profile, to see where a shard's memory goes.
+			if file, ok := strings.CutPrefix(cmd, "heap "); ok {
+				if err := writeHeapProfile(file); err != nil {
+					return err
+				}
+				out.printf(true, "H")
+				continue
+			}
 			return fmt.Errorf("unknown command %q", cmd)
 		}
 	}
@@ -97,6 +106,19 @@ func runReplica(id, addr string, shards int, ttl time.Duration) error {
 	err = set.Close()
 	out.printf(true, "closed")
 	return err
+}
+
+func writeHeapProfile(file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // rss is this process's resident set in bytes, from /proc/self/statm; 0

@@ -16,6 +16,7 @@ type config struct {
 	shards               int
 	ttl, window, timeout time.Duration
 	baselines            bool
+	heapProfile          string // written by r0 after the steady window
 }
 
 type row struct{ what, figure, verdict string }
@@ -115,6 +116,11 @@ func run(c config) error {
 	mem := make([]memory, 3)
 	for k, r := range reps {
 		if mem[k], err = r.memory(); err != nil {
+			return err
+		}
+	}
+	if c.heapProfile != "" {
+		if _, err := reps[0].ask("heap "+c.heapProfile, "H"); err != nil {
 			return err
 		}
 	}
