@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -27,13 +28,17 @@ func main() {
 	timeout := flag.Duration("timeout", 6*time.Minute, "bound on the whole run")
 	baselines := flag.Bool("baselines", true, "also measure the bare-stub and client baselines")
 	heapProfile := flag.String("heapprofile", "", "have the first replica write a heap profile to this file after the steady window")
+	killSlot := flag.Int("kill", 0, "kill the replica holding this member slot (0-2): below 2, the top member also hands its shards over")
 	flag.Parse()
 
 	var err error
 	switch *mode {
 	case "":
-		err = run(config{shards: *shards, ttl: *ttl, window: *window, timeout: *timeout, baselines: *baselines, heapProfile: *heapProfile})
+		err = run(config{shards: *shards, ttl: *ttl, window: *window, timeout: *timeout, baselines: *baselines, heapProfile: *heapProfile, killSlot: *killSlot})
 	case "replica":
+		if *heapProfile != "" {
+			runtime.MemProfileRate = 4096 // a finer profile than the default 512 KiB sampling
+		}
 		err = runReplica(*id, *addr, *shards, *ttl)
 	case "bare":
 		err = runBare(*addr, *shards, *ttl, *window)

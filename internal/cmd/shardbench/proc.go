@@ -30,6 +30,9 @@ func startReplica(id, addr string, c config, rec *recorder) (*replica, error) {
 	}
 	cmd := exec.Command(self, "-mode", "replica", "-id", id, "-addr", addr,
 		"-shards", strconv.Itoa(c.shards), "-ttl", c.ttl.String())
+	if c.heapProfile != "" {
+		cmd.Args = append(cmd.Args, "-heapprofile", c.heapProfile)
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

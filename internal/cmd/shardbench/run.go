@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ type config struct {
 	ttl, window, timeout time.Duration
 	baselines            bool
 	heapProfile          string // written by r0 after the steady window
+	killSlot             int    // the member slot whose holder is killed
 }
 
 type row struct{ what, figure, verdict string }
@@ -140,19 +142,33 @@ func run(c config) error {
 		row{"CPU per shard-minute (the 3 replicas' user + system CPU / shards / minutes)",
 			fmt.Sprintf("%.3f ms (%v over %v)", ms(perShardMinute), cpu.Round(time.Millisecond), c.window), ""},
 	)
+	steadyMem := map[string]memory{}
 	for k := range reps {
 		rows = append(rows, memRow(reps[k].id, base[k], mem[k]))
+		steadyMem[reps[k].id] = mem[k]
 	}
 
-	// One replica killed.
-	killedAt := reps[2].kill()
-	rec.killed("r2", killedAt)
-	reps = reps[:2]
-	live = live[:2]
-	progress("r2 killed")
+	// One replica killed: the holder of member slot c.killSlot. Below the
+	// top slot, the top member then takes the dead one's rank and hands
+	// over its own shards as well (docs/shards.md).
+	victim := -1
+	for k, r := range reps {
+		if id, ok := srv.Holder(service, domain+"/members/"+strconv.Itoa(c.killSlot)); ok && id == r.id {
+			victim = k
+		}
+	}
+	if victim < 0 {
+		return fmt.Errorf("nobody holds member slot %d", c.killSlot)
+	}
+	dead := reps[victim].id
+	killedAt := reps[victim].kill()
+	rec.killed(dead, killedAt)
+	reps = slices.Delete(reps, victim, victim+1)
+	live = []string{reps[0].id, reps[1].id}
+	progress("%s, holder of member slot %d, killed", dead, c.killSlot)
 	ownedAgain := 0 * time.Second
 	if ownedAgain, err = waitFor(srv, c.shards, killedAt, limit, func(held map[string]int, free int) bool {
-		return free == 0 && held["r0"]+held["r1"] == c.shards
+		return free == 0 && held[live[0]]+held[live[1]] == c.shards
 	}); err != nil {
 		return fmt.Errorf("after the kill: %w", err)
 	}
@@ -162,10 +178,10 @@ func run(c config) error {
 	held, _ = holders(srv, c.shards)
 	progress("after the kill: all owned %v, balanced %v: %v", ownedAgain, d, held)
 	rows = append(rows,
-		row{fmt.Sprintf("one replica SIGKILLed: every shard owned again within TTL + 2R = %v", c.ttl+2*retry),
+		row{fmt.Sprintf("%s (member slot %d of 0-2) SIGKILLed: every shard owned again within TTL + 2R = %v", dead, c.killSlot, c.ttl+2*retry),
 			ownedAgain.Round(time.Millisecond).String(), verdict(ownedAgain <= c.ttl+2*retry)},
 		row{fmt.Sprintf("balanced again (2 replicas) within 3 x TTL = %v", bound),
-			fmt.Sprintf("%v (%d/%d)", d.Round(time.Millisecond), held["r0"], held["r1"]), verdict(d <= bound)})
+			fmt.Sprintf("%v (%d/%d)", d.Round(time.Millisecond), held[live[0]], held[live[1]]), verdict(d <= bound)})
 
 	// It comes back, as a new process with a new ID.
 	back, err := startReplica("r3", srv.Addr(), c, rec)
@@ -191,19 +207,19 @@ func run(c config) error {
 	}
 	rows = append(rows,
 		row{fmt.Sprintf("a replica comes back: balanced (3 replicas) within 3 x TTL = %v", bound),
-			fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held["r0"], held["r1"], held["r3"]), verdict(d <= bound)},
+			fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held[live[0]], held[live[1]], held["r3"]), verdict(d <= bound)},
 		row{fmt.Sprintf("a moved shard without an owner: <= R + 2 RTT (%v + 2 RTT)", retry), gaps(moves), ""})
 	for _, r := range reps[:2] {
 		m, err := r.memory()
 		if err != nil {
 			return err
 		}
-		k, _ := strconv.Atoi(r.id[1:])
+		before := steadyMem[r.id]
 		idle := rec.ledButNotNow(r.id)
-		grew := m.heap + m.stacks - mem[k].heap - mem[k].stacks
+		grew := m.heap + m.stacks - before.heap - before.stacks
 		rows = append(rows, row{fmt.Sprintf("%s after the rejoin against before the kill: memory per shard it once owned and owns no more", r.id),
 			fmt.Sprintf("heap + stacks %+.1f MiB over %d such shards: %.0f B each (owns %d now, %d before; heap %.1f MiB, RSS %.1f MiB)",
-				mib(grew), idle, float64(grew)/float64(max(idle, 1)), m.owned, mem[k].owned, mib(m.heap), mib(m.rss)), ""})
+				mib(grew), idle, float64(grew)/float64(max(idle, 1)), m.owned, before.owned, mib(m.heap), mib(m.rss)), ""})
 	}
 
 	// Every replica stops and releases; then judge ownership.
