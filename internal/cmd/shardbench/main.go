@@ -27,7 +27,7 @@ func main() {
 	window := flag.Duration("window", 30*time.Second, "how long CPU and server calls are measured in steady state")
 	timeout := flag.Duration("timeout", 6*time.Minute, "bound on the whole run")
 	baselines := flag.Bool("baselines", true, "also measure the bare-stub and client baselines")
-	heapProfile := flag.String("heapprofile", "", "have the first replica write a heap profile to this file after the steady window")
+	heapProfile := flag.String("heapprofile", "", "have each replica write heap profiles to files named by this prefix, its ID and the moment: after the steady window, and after the rejoin")
 	killSlot := flag.Int("kill", 0, "kill the replica holding this member slot (0-2): below 2, the top member also hands its shards over")
 	flag.Parse()
 

@@ -17,7 +17,7 @@ type config struct {
 	shards               int
 	ttl, window, timeout time.Duration
 	baselines            bool
-	heapProfile          string // written by r0 after the steady window
+	heapProfile          string // prefix of the heap profiles the replicas write after the window and the rejoin
 	killSlot             int    // the member slot whose holder is killed
 }
 
@@ -122,8 +122,10 @@ func run(c config) error {
 		}
 	}
 	if c.heapProfile != "" {
-		if _, err := reps[0].ask("heap "+c.heapProfile, "H"); err != nil {
-			return err
+		for _, r := range reps {
+			if _, err := r.ask("heap "+c.heapProfile+"."+r.id, "H"); err != nil {
+				return err
+			}
 		}
 	}
 	cpu := cpu1 - cpu0
@@ -210,6 +212,11 @@ func run(c config) error {
 			fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held[live[0]], held[live[1]], held["r3"]), verdict(d <= bound)},
 		row{fmt.Sprintf("a moved shard without an owner: <= R + 2 RTT (%v + 2 RTT)", retry), gaps(moves), ""})
 	for _, r := range reps[:2] {
+		if c.heapProfile != "" {
+			if _, err := r.ask("heap "+c.heapProfile+"."+r.id+".rejoined", "H"); err != nil {
+				return err
+			}
+		}
 		m, err := r.memory()
 		if err != nil {
 			return err
