@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
@@ -99,7 +100,7 @@ func run(c config) error {
 	held, _ := holders(srv, c.shards)
 	progress("balanced from a cold start after %v: %v", d, held)
 	rows = append(rows, row{fmt.Sprintf("balanced from a cold start (3 replicas, by the server): <= 3 x TTL = %v", bound),
-		fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held["r0"], held["r1"], held["r2"]), verdict(d <= bound)})
+		fmt.Sprintf("%v (%d/%d/%d; the replicas' own Owned() just after: %s)", d.Round(time.Millisecond), held["r0"], held["r1"], held["r2"], believed(reps)), verdict(d <= bound)})
 
 	// Steady state: let every renewal settle into its schedule, then CPU
 	// and calls, then memory (its garbage collections outside the window).
@@ -209,7 +210,7 @@ func run(c config) error {
 	}
 	rows = append(rows,
 		row{fmt.Sprintf("a replica comes back: balanced (3 replicas) within 3 x TTL = %v", bound),
-			fmt.Sprintf("%v (%d/%d/%d)", d.Round(time.Millisecond), held[live[0]], held[live[1]], held["r3"]), verdict(d <= bound)},
+			fmt.Sprintf("%v (%d/%d/%d; the replicas' own Owned() just after: %s)", d.Round(time.Millisecond), held[live[0]], held[live[1]], held["r3"], believed(reps)), verdict(d <= bound)},
 		row{fmt.Sprintf("a moved shard without an owner: <= R + 2 RTT (%v + 2 RTT)", retry), gaps(moves), ""})
 	for _, r := range reps[:2] {
 		if c.heapProfile != "" {
@@ -285,6 +286,19 @@ func gaps(moves []move) string {
 		return moves[int(float64(len(moves)-1)*(1-q))].gap().Round(time.Millisecond)
 	}
 	return fmt.Sprintf("%d moves: median %v, p99 %v, max %v", len(moves), at(0.5), at(0.99), at(1))
+}
+
+// believed is how many shards each replica says it owns, in order.
+func believed(reps []*replica) string {
+	var out []string
+	for _, r := range reps {
+		_, owned, err := r.stat()
+		if err != nil {
+			return err.Error()
+		}
+		out = append(out, strconv.Itoa(owned))
+	}
+	return strings.Join(out, "/")
 }
 
 func cpuOf(reps []*replica) (time.Duration, error) {
