@@ -10,7 +10,7 @@ PROTO_SRC := quorum/quest/api/v1/leader_election.proto
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: test check vet staticcheck go-version-check fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench outage fleet mutate
+.PHONY: test check vet staticcheck go-version-check fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench bench-shards outage fleet mutate
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -89,6 +89,16 @@ demo:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./client
 	$(GO) run ./internal/cmd/bench
+
+# Package shard at scale (docs/performance.md, "Shards at scale"): SHARDS
+# shards over three replica processes against the in-memory server, in
+# the bench's own process. About three minutes with the defaults.
+SHARDS ?= 10000
+SHARD_TTL ?= 15s
+SHARD_WINDOW ?= 30s
+bench-shards:
+	$(GO) build -o $(BIN)/shardbench ./internal/cmd/shardbench
+	$(BIN)/shardbench -shards $(SHARDS) -ttl $(SHARD_TTL) -window $(SHARD_WINDOW)
 
 # The randomized safety checker (docs/safety.md): `make test` plays 2,000
 # virtual-time schedules, 3 real-network ones and 2 of the fleet mode;

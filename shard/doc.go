@@ -7,8 +7,9 @@
 // retry interval a replica probes the slots under a separate client ID: a
 // denied probe is a member, a granted one a free slot, released at once.
 // The sorted held slots are the view; a slot's rank in it decides which
-// shards the replica campaigns for (shard i goes to rank i mod N). Views
-// may disagree for a probe period, but each shard is still one lock, so
+// shards the replica campaigns for, once the view counts every slot it saw
+// held. Ranks share the shards evenly, and a change of membership moves
+// only the shards of the rank that comes or goes. Views may disagree for a probe period, but each shard is still one lock, so
 // two replicas never own it at once; balance converges as views agree.
 //
 // With WithMaxOwned, a replica that leads no shard campaigns for all of

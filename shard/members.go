@@ -19,6 +19,15 @@ type members struct {
 	// probe holds a free slot for a round trip, so a slot counts as a
 	// member only when denied in two rounds running.
 	seen map[int]bool
+	// settled is false until the second round that reached the server,
+	// and after a round that saw a slot denied for the first time: a
+	// member the view does not count yet. A replica's first round counts
+	// nobody else, and replicas started together may join after another's
+	// first probes: assigning from such a view would make each campaign
+	// for every shard at once.
+	settled bool
+	rounds  int
+	ranks   [][]int // the assignment for the last view's length
 }
 
 func (m *members) slotLock(k int) string { return m.s.domain + "/members/" + strconv.Itoa(k) }
@@ -102,6 +111,11 @@ func (m *members) refresh(ctx context.Context) (view []int, ok bool) {
 	seen := map[int]bool{}
 	defer func() {
 		if ok {
+			m.rounds++
+			m.settled = m.rounds >= 2
+			for k := range seen {
+				m.settled = m.settled && m.seen[k]
+			}
 			m.seen = seen
 		}
 	}()
@@ -162,17 +176,19 @@ func rank(view []int, slot int) int {
 	return -1
 }
 
-// assigned is the shards this replica should own for view: those whose
-// number modulo the view's length is its rank, at most maxOwned of them.
+// assigned is the shards this replica should own for view: its rank's in
+// the assignment for the view's length, at most maxOwned of them.
 func (m *members) assigned(view []int) []int {
-	n := len(view)
 	r := rank(view, m.slot)
-	var out []int
-	for i := r; r >= 0 && i < m.s.shards; i += n {
-		if m.s.maxOwned > 0 && len(out) == m.s.maxOwned {
-			break
-		}
-		out = append(out, i)
+	if r < 0 {
+		return nil
+	}
+	if m.ranks == nil || len(m.ranks) != len(view) {
+		m.ranks = assignment(m.s.shards, len(view))
+	}
+	out := m.ranks[r]
+	if m.s.maxOwned > 0 && len(out) > m.s.maxOwned {
+		out = out[:m.s.maxOwned]
 	}
 	return out
 }

@@ -157,7 +157,7 @@ func (s *Set) Run(ctx context.Context, lead func(ctx context.Context, shard int)
 			s.renewCampaigns()
 		}
 		reached = ok
-		if ok {
+		if ok && m.settled {
 			s.apply(m.assigned(view), lead)
 		}
 		wait := time.NewTimer(s.retry - time.Duration(rng.Int64N(int64(s.retry)/5+1)))
@@ -228,6 +228,7 @@ func (s *Set) apply(want []int, lead func(context.Context, int)) {
 				defer s.leave(r, i)
 				lead(leading, i)
 			})
+			s.forget(i, r, c)
 		}()
 	}
 }
@@ -310,6 +311,22 @@ func (s *Set) leave(r *shardRun, i int) {
 	s.inLead--
 	r.leading = false
 	delete(s.adopted, i)
+}
+
+// forget closes shard i's client once its run r has ended, unless a newer
+// run took its place meanwhile and uses it: a replica keeps no client for
+// a shard moved away from it (one per shard ever assigned, otherwise).
+// Run released the lock before it returned, so Close sends nothing.
+func (s *Set) forget(i int, r *shardRun, c *client.QuorumQuestClient) {
+	s.mu.Lock()
+	mine := s.runs[i] == r && s.clients[i] == c
+	if mine {
+		delete(s.clients, i)
+	}
+	s.mu.Unlock()
+	if mine {
+		_ = c.Close()
+	}
 }
 
 // renewCampaigns replaces the client of every shard campaigned for but not
