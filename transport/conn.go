@@ -73,7 +73,8 @@ type Conn struct {
 	hedged   atomic.Int64
 
 	// Test hooks, nil outside the package's tests.
-	onHold func() // a call waits for a release
+	onHold    func() // a call waits for a release
+	onReplace func() // a link was replaced (called with mu held)
 }
 
 // link is one gRPC connection and the evidence gathered on it. Its fields
@@ -370,6 +371,9 @@ func (c *Conn) judgeLocked(l *link) []*link {
 	}
 	c.links[i] = next
 	c.replaced.Add(1)
+	if c.onReplace != nil {
+		c.onReplace()
+	}
 	c.refreshLocked()
 	if l.inflight > 0 {
 		c.retired[l] = struct{}{}
