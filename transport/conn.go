@@ -264,28 +264,24 @@ func (c *Conn) ReleaseLock(ctx context.Context, in *pb.ReleaseLockRequest, opts 
 }
 
 // takeLink picks the link for a copy of a call, and counts the copy on it
-// (and, for a release, in the release guard). The first copy (not is
-// nil) goes to the link whose turn it is, unless only the other is READY;
-// the second to the current link that is not the first's.
+// (and, for a release, in the release guard): the link whose turn it is,
+// unless only the other is READY, and never not, the first copy's link.
 func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, fmt.Errorf("%w: %w", ErrConnClosed, status.Error(codes.Canceled, "connection closed"))
 	}
-	var l *link
-	if not == nil {
-		c.turn++
-		a, b := c.links[c.turn%2], c.links[(c.turn+1)%2]
-		if a.cc.GetState() != connectivity.Ready && b.cc.GetState() == connectivity.Ready {
-			a = b
-		}
-		l = a
-	} else {
-		l = c.links[0]
-		if l == not {
-			l = c.links[1]
-		}
+	c.turn++
+	l, other := c.links[c.turn%2], c.links[(c.turn+1)%2]
+	switch {
+	case l == not:
+		l = other
+	case other == not:
+	case l.cc.GetState() != connectivity.Ready && other.cc.GetState() == connectivity.Ready:
+		// The first copy, or a second whose first went to a link retired
+		// since: not to a link still connecting when the other is READY.
+		l = other
 	}
 	l.inflight++
 	if kind == release {
@@ -365,6 +361,14 @@ func (c *Conn) judgeLocked(l *link) []*link {
 	if l.cc.GetState() != connectivity.Ready {
 		return nil // connecting: gRPC's connect timeout judges it
 	}
+	return c.replaceLocked(i)
+}
+
+// replaceLocked puts a fresh link in place of link i, dialled to another
+// address than the other link's when there is one, and retires link i. It
+// returns the old link if it is to be closed now.
+func (c *Conn) replaceLocked(i int) []*link {
+	l := c.links[i]
 	next, err := c.dialLocked(c.links[1-i].target)
 	if err != nil {
 		return nil // the endpoint did parse before, so this cannot happen; keep l

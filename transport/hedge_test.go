@@ -10,6 +10,7 @@ import (
 	"github.com/quorum-quest/client-go/pb"
 	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
@@ -79,6 +80,20 @@ func TestHedgeOutrunsSilentServer(t *testing.T) {
 		t.Fatal("no KeepAlive was hedged, yet half went first to the silent server")
 	}
 	within(t, replaced, 3*silence, "the silent link replaced")
+	// Its replacement went through the proxy again, where the handshake
+	// goes unanswered: a link not READY is not tried first.
+	for range 4 {
+		l, err := c.takeLink(nil, renewal, lockID{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		l.inflight--
+		c.mu.Unlock()
+		if s := l.cc.GetState(); s != connectivity.Ready {
+			t.Fatalf("a call would go first to a link in state %v", s)
+		}
+	}
 	t.Logf("slowest KeepAlive %v, hedge delay %v, hedged %d of %d calls", slowest, c.HedgeDelay(), c.Hedged(), c.Calls())
 }
 
