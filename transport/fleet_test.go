@@ -29,7 +29,7 @@ type pair struct {
 }
 
 // newPair starts the pair on addrs (host:port, port 0 for any).
-func newPair(t *testing.T, addrs ...string) *pair {
+func newPair(t testing.TB, addrs ...string) *pair {
 	t.Helper()
 	if len(addrs) == 0 {
 		addrs = []string{"127.0.0.1:0", "127.0.0.1:0"}
@@ -91,7 +91,7 @@ func (f *pair) addr() string { return f.proxy.Addr() + "," + f.servers[1].Addr()
 func (f *pair) total() int64 { return f.calls[0].Load() + f.calls[1].Load() }
 
 // openPair opens a Conn to f with the test dial parameters.
-func openPair(t *testing.T, address string, silence time.Duration) *Conn {
+func openPair(t testing.TB, address string, silence time.Duration) *Conn {
 	t.Helper()
 	opts, err := ConnParams{ConnectTimeout: time.Second, MaxBackoff: 100 * time.Millisecond}.DialOptions()
 	if err != nil {

@@ -31,7 +31,7 @@ func relReq(id string) *pb.ReleaseLockRequest {
 	return &pb.ReleaseLockRequest{Service: "svc", Domain: "dom", ClientId: id}
 }
 
-func acquire(t *testing.T, c *Conn, id string) {
+func acquire(t testing.TB, c *Conn, id string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
