@@ -118,3 +118,21 @@ func TestReleaseOutrunsSilentServerAndGuardsUntilItsDeadline(t *testing.T) {
 	}
 	acquire(t, c, "other")
 }
+
+// A release on a context that has already ended is never sent (the client
+// sends calls out of turn that way, counting on them to fail without
+// reaching a server), though a release's copies outlive their context.
+func TestReleaseOnEndedContextIsNotSent(t *testing.T) {
+	f := newPair(t)
+	c := openPair(t, f.servers[0].Addr()+","+f.servers[1].Addr(), time.Second)
+	acquire(t, c, "me")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.ReleaseLock(ctx, relReq("me")); status.Code(err) != codes.Canceled {
+		t.Fatalf("release on an ended context: %v; want Canceled", err)
+	}
+	acquire(t, c, "me") // after any copy sent, which the guard waits for
+	if n := f.store.Calls().ReleaseLock; n != 0 {
+		t.Fatalf("%d releases reached the store", n)
+	}
+}
