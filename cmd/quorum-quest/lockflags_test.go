@@ -82,6 +82,8 @@ func TestParseLockRejects(t *testing.T) {
 		{[]string{"--addr", "h:https", "--", "cmd"}, "not a number from 1 to 65535"},
 		{[]string{"--addr", "http://127.0.0.1:41243", "--", "cmd"}, "want host:port"},
 		{[]string{"--addr", "a/b:1", "--", "cmd"}, "want host:port: host"},
+		{[]string{"--addr", "h:1,,h:2", "--", "cmd"}, "want host:port"},
+		{[]string{"--addr", "h:1,h", "--", "cmd"}, "missing port"},
 	} {
 		_, err := parseLock(c.args, io.Discard)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
@@ -91,7 +93,7 @@ func TestParseLockRejects(t *testing.T) {
 	if _, err := parseLock([]string{"--addr", "h:1", "--ttl", "2s", "--grace", "730ms", "--", "cmd"}, io.Discard); err != nil {
 		t.Errorf("the longest grace is rejected: %v", err)
 	}
-	for _, addr := range []string{"h:1", ":5050", "[::1]:5050", "dns:///h:1", "unix:///tmp/qq.sock", "passthrough:///h:1"} {
+	for _, addr := range []string{"h:1", ":5050", "[::1]:5050", "dns:///h:1", "unix:///tmp/qq.sock", "passthrough:///h:1", "h:1, h:2,dns:///h:3"} {
 		if _, err := parseLock([]string{"--addr", addr, "--", "cmd"}, io.Discard); err != nil {
 			t.Errorf("--addr %q is rejected: %v", addr, err)
 		}
