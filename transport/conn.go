@@ -33,8 +33,8 @@ var ErrConnClosed = errors.New("transport: connection closed")
 // without probes; a link not READY is not chosen first while the other is.
 //
 // A call not answered within the hedge delay (HedgeDelay, derived from
-// the round trips seen) is sent again on the other link, and the first
-// answer wins. TryAcquireLock and KeepAlive copies that lose are
+// the round trips seen) is sent again on the other link, unless its own
+// link answered another call meanwhile, and the first answer wins. TryAcquireLock and KeepAlive copies that lose are
 // cancelled; ReleaseLock copies are not, and until every copy of a release
 // has been answered or has passed its deadline, TryAcquireLock and
 // KeepAlive for the same lock and client ID wait: a release applied after
@@ -87,7 +87,8 @@ type link struct {
 	// silentSince is the send time of the oldest call still unanswered
 	// since the last answer on this link; zero when there is none.
 	silentSince time.Time
-	judging     bool // a check of its silence is scheduled
+	lastAnswer  time.Time // when a call on it was last answered
+	judging     bool      // a check of its silence is scheduled
 }
 
 // Open returns a Conn to address: a gRPC target (host:port, dns:///name:port
@@ -290,6 +291,18 @@ func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 	return l, nil
 }
 
+// hedgeDue reports whether a call sent on l and unanswered for the hedge
+// delay should be sent again now, returning the delay after which to ask
+// again if not. Not while l has answered another call within the delay:
+// the call is slow on a live server, and when the whole fleet is slow (an
+// overloaded store), copies would only add to its load.
+func (c *Conn) hedgeDue(l *link) (bool, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.rtt.delay
+	return time.Since(l.lastAnswer) >= d, d
+}
+
 // answered reports whether a call's outcome came from a server: a
 // response, or any status but those gRPC gives a call that got no answer
 // (DeadlineExceeded, Canceled) or never reached a server (Unavailable).
@@ -312,7 +325,8 @@ func (c *Conn) settle(l *link, sent time.Time, err error, lost bool) {
 	switch {
 	case answered(err):
 		l.silentSince = time.Time{} // an answer, even an error, came back
-		c.rtt.add(time.Since(sent))
+		l.lastAnswer = time.Now()
+		c.rtt.add(l.lastAnswer.Sub(sent))
 	case lost || status.Code(err) == codes.DeadlineExceeded:
 		if l.silentSince.IsZero() || sent.Before(l.silentSince) {
 			l.silentSince = sent

@@ -104,8 +104,13 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 				return last.resp, last.err
 			}
 		case <-timer.C:
-			if !hedged {
+			if hedged {
+				continue
+			}
+			if due, d := c.hedgeDue(first); due {
 				hedge()
+			} else {
+				timer.Reset(d)
 			}
 		case <-done:
 			return zero, status.FromContextError(ctx.Err()).Err()

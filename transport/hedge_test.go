@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,4 +164,62 @@ func TestLosingAcquisitionCopyIsCancelled(t *testing.T) {
 		t.Fatalf("acquisition took %v with one copy held 10 s", took)
 	}
 	within(t, cancelled, 5*time.Second, "the losing copy cancelled at the server")
+}
+
+// A call slow on a link that answers other calls meanwhile is not hedged:
+// its server is alive, and when the whole fleet is slow, copies would only
+// add to its load.
+func TestNoHedgeWhileTheLinkAnswers(t *testing.T) {
+	f := newPair(t)
+	c := openPair(t, f.servers[0].Addr()+","+f.servers[1].Addr(), 5*time.Second)
+	for range 32 {
+		acquire(t, c, "busy")
+	}
+	f.store.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		if call.ClientID == "slow" {
+			return qqtest.Fault{Delay: time.Second}
+		}
+		return qqtest.Fault{}
+	})
+	stop := make(chan struct{})
+	busy := make(chan error, 1)
+	go func() { // other calls, answered on both links all along
+		for {
+			select {
+			case <-stop:
+				busy <- nil
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := c.KeepAlive(ctx, keepReq("busy"))
+			cancel()
+			if err != nil {
+				busy <- err
+				return
+			}
+		}
+	}()
+	before := c.Hedged()
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req := &pb.KeepAliveRequest{Service: "svc", Domain: fmt.Sprint("slow-", i), ClientId: "slow", Ttl: 10}
+			if _, err := c.KeepAlive(ctx, req); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	// One is allowed for a pause of the whole test binary longer than the
+	// hedge delay (at least 100 ms here).
+	if n := c.Hedged() - before; n > 1 {
+		t.Fatalf("%d of 5 slow calls hedged while their links answered other calls", n)
+	}
 }
