@@ -20,6 +20,9 @@ import (
 // ErrConnClosed is returned by calls on a Conn after Close.
 var ErrConnClosed = errors.New("transport: connection closed")
 
+// ErrNilContext is returned by a Conn's calls given a nil context.
+var ErrNilContext = errors.New("transport: nil context")
+
 // Conn is a connection to a fleet of Quorum Quest servers that keeps two
 // live gRPC connections (links), hedges its calls over them, and replaces
 // a link that goes silent. It implements pb.LeaderElectionServiceClient,

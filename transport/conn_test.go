@@ -142,6 +142,10 @@ func TestConnClosed(t *testing.T) {
 	if c.State() != connectivity.Shutdown {
 		t.Fatalf("state %v", c.State())
 	}
+	var noContext context.Context
+	if _, err := c.KeepAlive(noContext, &pb.KeepAliveRequest{}); !errors.Is(err, transport.ErrNilContext) {
+		t.Fatalf("call with a nil context: %v", err)
+	}
 	if _, err := transport.Open("127.0.0.1:1", 0); !errors.Is(err, transport.ErrConnParams) {
 		t.Fatalf("Open with no silence threshold: %v", err)
 	}

@@ -46,6 +46,9 @@ type race[R any] struct {
 // The first answer is returned; if none comes, the last failure.
 func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call func(context.Context, pb.LeaderElectionServiceClient) (R, error)) (R, error) {
 	var zero R
+	if ctx == nil {
+		return zero, ErrNilContext
+	}
 	if ctx.Err() != nil {
 		// Sent on an ended context, a call fails without reaching a server
 		// (the client counts on it for calls out of turn); a release's
