@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -117,5 +119,41 @@ func TestDNSTargetSpreadsLinksOverItsAddresses(t *testing.T) {
 	defer u.Close()
 	if got := targets(u); !strings.HasPrefix(got[0], "dns:///nowhere.test") || got[1] != "dns:///127.0.0.1:"+port {
 		t.Fatalf("links on %v", got)
+	}
+}
+
+// A dns:/// name is resolved again after each replacement, so the next
+// link follows the name's records (a server gone, another added).
+func TestDNSTargetIsResolvedAgainAfterAReplacement(t *testing.T) {
+	var mu sync.Mutex
+	addrs := []string{"127.0.0.1", "127.0.0.2"}
+	lookup := func(context.Context, string) ([]string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(addrs), nil
+	}
+	opts, err := ConnParams{ConnectTimeout: time.Second, MaxBackoff: 100 * time.Millisecond}.DialOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := open("dns:///fleet.test:1", time.Second, lookup, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mu.Lock()
+	addrs = []string{"127.0.0.3"}
+	mu.Unlock()
+	replace := func(i int) {
+		c.mu.Lock()
+		old := c.replaceLocked(i)
+		c.mu.Unlock()
+		closeAll(old)
+		c.background.Wait() // the resolution it started
+	}
+	replace(0) // dialled from the records of Open; the name resolved again
+	replace(1)
+	if got := targets(c); got[1] != "passthrough:///127.0.0.3:1" {
+		t.Fatalf("links on %v; want the second on the name's new address", got)
 	}
 }
