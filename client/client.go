@@ -32,7 +32,9 @@ type QuorumQuestClient struct {
 
 // NewQuorumQuestClient returns a client for the lock of service in domain,
 // asking for leases of length ttl from the server at address (host:port, or
-// any gRPC target). ttl must be at least one second; the wire carries whole
+// any gRPC target), or from a fleet of servers: a comma-separated list of
+// addresses, or dns:///name:port for every address of name (see
+// transport.Open). ttl must be at least one second; the wire carries whole
 // seconds, so a fraction is rounded up on the wire while the client trusts
 // only the exact ttl. The connection is made lazily: an unreachable server
 // shows up as an error from the first call, not here.

@@ -47,9 +47,12 @@ func (c *config) allDialOptions() ([]grpc.DialOption, error) {
 }
 
 // DialConn opens the connection a client would dial for itself, for
-// sharing between many clients through WithServerStub: bounded connects
-// and reconnects as with DialOptions, and the connection replaced when it
-// goes silent (READY, yet no call answered for a call timeout). ttl and
+// sharing between many clients through WithServerStub: a transport.Conn
+// with two links (two gRPC connections, to different servers when address
+// lists several or is a dns:/// name with several addresses), calls hedged
+// over them, bounded connects and reconnects as with DialOptions, and a
+// link replaced when it goes silent (READY, yet no call answered for a
+// call timeout). address is as for NewQuorumQuestClient. ttl and
 // opts (WithRequestTimeout, WithRetryInterval, WithDialOptions and the
 // lease policy matter) should be those of the clients sharing it. The
 // caller closes it after the clients.
@@ -76,8 +79,9 @@ func (c *config) connParams() transport.ConnParams {
 	return transport.ConnParamsFor(c.callTimeout(), c.retryInterval)
 }
 
-// dial opens the connection the client owns: it replaces itself when a
-// call timeout passes without an answer on a READY connection.
+// dial opens the connection the client owns: two links, calls hedged over
+// them, and a link replaced when a call timeout passes without an answer
+// on it while READY.
 func dial(address string, cfg *config) (*transport.Conn, error) {
 	opts, err := cfg.allDialOptions()
 	if err != nil { // newConfig validated what they derive from: a broken invariant

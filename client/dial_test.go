@@ -7,6 +7,7 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/qqtest"
+	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
 )
 
@@ -108,4 +109,25 @@ func ExampleDialOptions() {
 	}
 	defer billing.Close()
 	// ... billing.Run(ctx, lead), and more clients on cc.
+}
+
+// A list of addresses is the servers of one fleet: a client dials it, and
+// a list with an empty element is an invalid configuration, whether the
+// client dials it or DialConn does.
+func TestAddressList(t *testing.T) {
+	srv := qqtest.NewServer(t)
+	c, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, srv.Addr()+", "+srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustAcquire(t, c)
+	for _, address := range []string{",", "localhost:1,,localhost:2", "localhost:1, "} {
+		if _, err := client.DialConn(address, 2*time.Second); !errors.Is(err, client.ErrInvalidConfig) || !errors.Is(err, transport.ErrTarget) {
+			t.Errorf("DialConn(%q): %v; want ErrInvalidConfig and transport.ErrTarget", address, err)
+		}
+		if _, err := client.NewQuorumQuestClient(service, domain, 2*time.Second, address); !errors.Is(err, client.ErrInvalidConfig) {
+			t.Errorf("NewQuorumQuestClient(%q): %v; want ErrInvalidConfig", address, err)
+		}
+	}
 }

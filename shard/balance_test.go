@@ -131,12 +131,16 @@ func TestThreeReplicasBalanceFailOverAndRejoin(t *testing.T) {
 }
 
 // Over real gRPC on loopback, each replica with its own connection: the
-// same bounds, in real time.
+// same bounds, in real time, but the rejoin's handover gap is only logged.
+// The returning replica's releases sent while it was cut off went
+// unanswered, and its connection (a transport.Conn) holds back its
+// acquisitions of those shards until their deadline: one landing late
+// would delete the lock just taken (the release guard, docs/safety.md).
 func TestThreeReplicasOverGRPC(t *testing.T) {
 	srv := qqtest.NewServer(t)
 	threeReplicas(t, srv, func(id string) []client.Option {
 		return []client.Option{client.WithClientID(id)}
-	}, srv.Addr(), realStep, false, 100*time.Millisecond)
+	}, srv.Addr(), realStep, false, -1)
 }
 
 // threeReplicas runs issue 20's scenario: 3 replicas, 120 shards, TTL 2s;

@@ -12,9 +12,16 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// A connection retired for silence is closed once the last call in flight
-// on it has ended, not before (the call gets its answer) and not never (a
-// retired connection would leak until Close).
+// noHedges makes c never hedge, to watch one link at a time.
+func noHedges(c *Conn) {
+	c.mu.Lock()
+	c.rtt = rtts{delay: time.Hour, floor: time.Hour, cap: time.Hour}
+	c.mu.Unlock()
+}
+
+// A link retired for silence is closed once the last call in flight on
+// it has ended, not before (the call gets its answer) and not never (a
+// retired link would leak until Close).
 func TestRetiredConnectionClosesAfterItsLastCall(t *testing.T) {
 	srv := qqtest.NewServer(t)
 	slowArrived := make(chan struct{})
@@ -37,6 +44,7 @@ func TestRetiredConnectionClosesAfterItsLastCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	noHedges(c)
 	call := func(id string, d time.Duration) error {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
@@ -46,32 +54,42 @@ func TestRetiredConnectionClosesAfterItsLastCall(t *testing.T) {
 	if err := call("warm-up", 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	c.mu.Lock()
-	old := c.cur
-	c.mu.Unlock()
 
 	inFlight := make(chan error, 1)
 	go func() { inFlight <- call("slow", 5*time.Second) }()
 	<-slowArrived
-	if err := call("dropped", 300*time.Millisecond); status.Code(err) != codes.DeadlineExceeded {
-		t.Fatalf("dropped call: %v", err)
-	}
 	c.mu.Lock()
-	swapped, retired := c.cur != old, len(c.retired)
+	old := c.links[0]
+	if old.inflight == 0 {
+		old = c.links[1]
+	}
 	c.mu.Unlock()
-	if !swapped || retired != 1 {
-		t.Fatalf("after the silent call: swapped %v, %d retired; want the old connection retired", swapped, retired)
+	// Calls alternate between the links: within a few, one lands on old.
+	retired := false
+	for range 4 {
+		if err := call("dropped", 300*time.Millisecond); status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("dropped call: %v", err)
+		}
+		c.mu.Lock()
+		_, retired = c.retired[old]
+		c.mu.Unlock()
+		if retired {
+			break
+		}
+	}
+	if !retired {
+		t.Fatal("the link with the slow call in flight was never retired for silence")
 	}
 	if s := old.cc.GetState(); s == connectivity.Shutdown {
-		t.Fatal("the retired connection was closed with a call still in flight on it")
+		t.Fatal("the retired link was closed with a call still in flight on it")
 	}
 	if err := <-inFlight; err != nil {
 		t.Fatalf("the call in flight during the swap: %v", err)
 	}
 	c.mu.Lock()
-	retired = len(c.retired)
+	_, retired = c.retired[old]
 	c.mu.Unlock()
-	if s := old.cc.GetState(); s != connectivity.Shutdown || retired != 0 {
-		t.Fatalf("after its last call: retired connection %v, %d still retired; want it closed and forgotten", s, retired)
+	if s := old.cc.GetState(); s != connectivity.Shutdown || retired {
+		t.Fatalf("after its last call: retired link %v, still retired %v; want it closed and forgotten", s, retired)
 	}
 }

@@ -59,8 +59,10 @@ func TestConnReplacesSilentConnection(t *testing.T) {
 	if err := callWithin(c, 300*time.Millisecond, "a"); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("call on the silent connection: %v", err)
 	}
-	if c.Replaced() != 1 {
-		t.Fatalf("replaced %d times after a silent call timeout; want 1", c.Replaced())
+	// Both links go through the proxy, so both went silent: the call
+	// retires its link as it times out, the hedged copy's later.
+	if c.Replaced() == 0 {
+		t.Fatal("not replaced after a silent call timeout")
 	}
 	if err := callWithin(c, 5*time.Second, "a"); err != nil {
 		t.Fatalf("call on the replacement: %v", err)
@@ -84,8 +86,10 @@ func TestConnKeepsConnectionThatAnswers(t *testing.T) {
 		if err := callWithin(c, 400*time.Millisecond, "dropped"); status.Code(err) != codes.DeadlineExceeded {
 			t.Fatalf("dropped call: %v", err)
 		}
-		if err := callWithin(c, 5*time.Second, "a"); err != nil { // an answer: the connection is alive
-			t.Fatal(err)
+		for range 2 { // an answer on each link: both are alive
+			if err := callWithin(c, 5*time.Second, "a"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if c.Replaced() != 0 {
@@ -115,8 +119,8 @@ func TestConnSwapSparesCallsInFlight(t *testing.T) {
 	if err := callWithin(c, 300*time.Millisecond, "dropped"); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("dropped call: %v", err)
 	}
-	if c.Replaced() != 1 {
-		t.Fatalf("replaced %d times", c.Replaced())
+	if c.Replaced() == 0 {
+		t.Fatal("not replaced")
 	}
 	if err := <-inFlight; err != nil {
 		t.Fatalf("the call in flight during the swap: %v", err)
@@ -137,6 +141,10 @@ func TestConnClosed(t *testing.T) {
 	}
 	if c.State() != connectivity.Shutdown {
 		t.Fatalf("state %v", c.State())
+	}
+	var noContext context.Context
+	if _, err := c.KeepAlive(noContext, &pb.KeepAliveRequest{}); !errors.Is(err, transport.ErrNilContext) {
+		t.Fatalf("call with a nil context: %v", err)
 	}
 	if _, err := transport.Open("127.0.0.1:1", 0); !errors.Is(err, transport.ErrConnParams) {
 		t.Fatalf("Open with no silence threshold: %v", err)

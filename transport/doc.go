@@ -6,5 +6,7 @@
 // has a deadline of its own, a lease is measured from the moment its request
 // was sent, and a gRPC error is either worth retrying or not. A Transport
 // keeps no state between calls and never changes the machine itself; a
-// Conn keeps what it needs to replace a connection that went silent.
+// Conn keeps two connections to a fleet of servers, hedges calls over
+// them, holds a client's calls back while its release may still land,
+// and replaces a connection that went silent.
 package transport

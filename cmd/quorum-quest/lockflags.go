@@ -102,7 +102,7 @@ Exit codes: 64 bad usage; 65 not leading within --timeout; 66 leadership lost
 otherwise the child's own exit code (128+n if signal n killed it).
 `)
 	}
-	fs.StringVar(&c.addr, "addr", "", "Quorum Quest server `host:port` (required)")
+	fs.StringVar(&c.addr, "addr", "", "Quorum Quest server `host:port`, or a comma-separated list of a fleet's (required)")
 	fs.StringVar(&c.service, "service", "quorum-quest", "service name of the lock")
 	fs.StringVar(&c.domain, "domain", "default", "domain name of the lock")
 	fs.DurationVar(&c.ttl, "ttl", 15*time.Second, "lease length asked of the server (at least 1s)")
@@ -155,11 +155,21 @@ const maxSlots = 100
 // grpcSchemes are the target schemes gRPC resolves without help.
 var grpcSchemes = []string{"dns", "unix", "unix-abstract", "passthrough"}
 
-// checkAddr accepts host:port with a numeric port, or a gRPC target with a
-// scheme gRPC resolves itself (dns:///host:port, unix:///path). Anything
-// else would dial a default port (443), or fail only when the server
-// counts as unreachable.
-func checkAddr(addr string) error {
+// checkAddr accepts a comma-separated list (the servers of one fleet) of
+// host:port with a numeric port, or of gRPC targets with a scheme gRPC
+// resolves itself (dns:///host:port, unix:///path). Anything else would
+// dial a default port (443), or fail only when the server counts as
+// unreachable.
+func checkAddr(list string) error {
+	for _, addr := range strings.Split(list, ",") {
+		if err := checkOneAddr(strings.TrimSpace(addr)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkOneAddr(addr string) error {
 	if scheme, _, ok := strings.Cut(addr, ":"); ok && slices.Contains(grpcSchemes, scheme) {
 		return nil
 	}

@@ -87,6 +87,8 @@ func TestParseLockRejects(t *testing.T) {
 		{[]string{"--addr", "h:1", "-n", "-2", "--", "cmd"}, "-n -2 is below 1"},
 		{[]string{"--addr", "h:1", "-n", "101", "--", "cmd"}, "-n 101 is above 100"},
 		{[]string{"--addr", "h:1", "-n", "two", "--", "cmd"}, "invalid value"},
+		{[]string{"--addr", "h:1,,h:2", "--", "cmd"}, "want host:port"},
+		{[]string{"--addr", "h:1,h", "--", "cmd"}, "missing port"},
 	} {
 		_, err := parseLock(c.args, io.Discard)
 		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
@@ -96,7 +98,7 @@ func TestParseLockRejects(t *testing.T) {
 	if _, err := parseLock([]string{"--addr", "h:1", "--ttl", "2s", "--grace", "730ms", "--", "cmd"}, io.Discard); err != nil {
 		t.Errorf("the longest grace is rejected: %v", err)
 	}
-	for _, addr := range []string{"h:1", ":5050", "[::1]:5050", "dns:///h:1", "unix:///tmp/qq.sock", "passthrough:///h:1"} {
+	for _, addr := range []string{"h:1", ":5050", "[::1]:5050", "dns:///h:1", "unix:///tmp/qq.sock", "passthrough:///h:1", "h:1, h:2,dns:///h:3"} {
 		if _, err := parseLock([]string{"--addr", addr, "--", "cmd"}, io.Discard); err != nil {
 			t.Errorf("--addr %q is rejected: %v", addr, err)
 		}
