@@ -15,9 +15,9 @@ import (
 // assertStableLeadership is the default of -netfleet.stable: whether the
 // fleet mode's check (f) (no loss of leadership while a majority of the
 // fleet is up and the leader hands nothing over) fails the test or is
-// only reported. Today's client loses leadership when its server
-// vanishes; flip this to true once hedged renewals (issue 18) are merged.
-const assertStableLeadership = false
+// only reported. It holds since the connection hedges renewals over two
+// links (issue 18); without them a leader whose server vanishes steps down.
+const assertStableLeadership = true
 
 var (
 	fleetSchedules = flag.Int("netfleet.schedules", 2, "number of fleet schedules TestSafetyNetFleetSchedules plays")
