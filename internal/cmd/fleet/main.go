@@ -36,7 +36,27 @@ func main() {
 	rotation := flag.Duration("rotation", 10*time.Second, "how long the balancer keeps a faulty server in rotation (and a vanished one stays silent)")
 	down := flag.Duration("down", time.Second, "how long a restarted or killed server is down")
 	verbose := flag.Bool("v", false, "log what moved leadership in each trial")
+	elections := flag.Int("elections", 0, "instead of the fleet faults: this many elections sharing one connection (-n trials of each -ttl and -strike, one at a time)")
+	strikes := flag.String("strike", "primary", "with -elections: which of the connection's servers vanishes, comma-separated: primary (the one most calls went to), secondary")
 	flag.Parse()
+	if *elections > 0 {
+		list, err := parseTTLs(*ttls)
+		if err != nil {
+			log.Fatalf("fleet: -ttl: %v", err)
+		}
+		for _, s := range strings.Split(*strikes, ",") {
+			if s != "primary" && s != "secondary" {
+				log.Fatalf("fleet: -strike %q: want primary or secondary", s)
+			}
+		}
+		if *n < 1 || *rotation < 0 {
+			log.Fatal("fleet: -n must be positive, -rotation not negative")
+		}
+		if !many(*elections, *n, list, strings.Split(*strikes, ","), *rotation) {
+			os.Exit(1)
+		}
+		return
+	}
 	if *n < 1 || *parallel < 1 || *rotation < 0 || *down <= 0 {
 		log.Fatal("fleet: -n, -parallel and -down must be positive, -rotation not negative")
 	}
