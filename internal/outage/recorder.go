@@ -77,13 +77,16 @@ func (r *recorder) series() series {
 type series []sample
 
 // within returns the samples taken in [from, to], with the one before
-// from (the start of the first bucket) when there is one.
+// from (the start of the bucket from falls in) unless one was taken at
+// from.
 func (s series) within(from, to time.Time) series {
 	lo, hi := 0, len(s)
 	for lo < len(s) && s[lo].at.Before(from) {
 		lo++
 	}
-	lo = max(lo-1, 0)
+	if lo > 0 && (lo == len(s) || s[lo].at.After(from)) {
+		lo-- // the bucket from falls in
+	}
 	for hi > lo && s[hi-1].at.After(to) {
 		hi--
 	}

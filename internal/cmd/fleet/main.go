@@ -171,12 +171,21 @@ func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, boo
 	}
 	row := fmt.Sprintf("| %s | %v | %d | %d | %d (%d) | %s (%s) | %d | %d | %s | %s | %s | %s | %s | %d | %d |",
 		cfg.Fault, cfg.TTL, len(res), moved, changes, maxChanges, secs(leaderless), secs(maxLeaderless),
-		notLeading, leadEnded, fmt.Sprintf("%.3f s", renewal.Seconds()), ratio(steadyCalls, steadyRenewals), ratio(calls, renewals),
+		notLeading, leadEnded, fmt.Sprintf("%.3f s", renewal.Seconds()), answeredRatio(cfg, steadyCalls, steadyRenewals), answeredRatio(cfg, calls, renewals),
 		ratio(steadySent, steadyRenewals), ratio(sent, renewals), two, violations)
 	if len(errs) > 0 {
 		row += fmt.Sprintf(" (%d trials failed)", len(errs))
 	}
 	return row, len(errs) == 0 && violations == 0
+}
+
+// answeredRatio is ratio, or "n/a" for external servers, whose calls the
+// fleet does not count.
+func answeredRatio(cfg outage.FleetConfig, a, b int) string {
+	if cfg.External != nil {
+		return "n/a"
+	}
+	return ratio(a, b)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
