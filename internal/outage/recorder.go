@@ -110,12 +110,18 @@ func (s series) rate(from, to time.Time, server int) (mean, peak float64) {
 		}
 		return n
 	}
-	for i := 1; i < len(w); i++ {
-		if d := w[i].at.Sub(w[i-1].at).Seconds(); d > 0 {
-			peak = max(peak, float64(count(w[i])-count(w[i-1]))/d)
+	return float64(count(w[len(w)-1])-count(w[0])) / w[len(w)-1].at.Sub(w[0].at).Seconds(), w.peak(count)
+}
+
+// peak is the highest rate per second of count over one bucket.
+func (s series) peak(count func(sample) int64) float64 {
+	p := 0.0
+	for i := 1; i < len(s); i++ {
+		if d := s[i].at.Sub(s[i-1].at).Seconds(); d > 0 {
+			p = max(p, float64(count(s[i])-count(s[i-1]))/d)
 		}
 	}
-	return float64(count(w[len(w)-1])-count(w[0])) / w[len(w)-1].at.Sub(w[0].at).Seconds(), peak
+	return p
 }
 
 // sent returns the calls the connection sent and hedged in [from, to].
@@ -130,14 +136,7 @@ func (s series) sent(from, to time.Time) (calls, hedged int64) {
 
 // hedgePeak is the peak bucket of hedges per second in [from, to].
 func (s series) hedgePeak(from, to time.Time) float64 {
-	w := s.within(from, to)
-	peak := 0.0
-	for i := 1; i < len(w); i++ {
-		if d := w[i].at.Sub(w[i-1].at).Seconds(); d > 0 {
-			peak = max(peak, float64(w[i].hedged-w[i-1].hedged)/d)
-		}
-	}
-	return peak
+	return s.within(from, to).peak(func(x sample) int64 { return x.hedged })
 }
 
 // replacedAt is the first sample after from showing a replacement more
