@@ -76,6 +76,13 @@ type ManyResult struct {
 	Renewals                      int
 	// Setup is how long the elections took to all lead.
 	Setup time.Duration
+	// SteadyGap and FaultGap are the longest time between two of the
+	// recorder's samples (taken every bucket) in the steady state and
+	// from the fault until Settle after it healed: how long the process
+	// was starved of CPU, to a bucket. SteadyHedges are the hedges in
+	// each second of the steady state.
+	SteadyGap, FaultGap time.Duration
+	SteadyHedges        []int64
 	// Lapsed counts the elections whose lock the store saw lapse and
 	// granted again: the store's own count of lost leadership.
 	Lapsed int
@@ -194,6 +201,8 @@ func RunMany(ctx context.Context, cfg ManyConfig) (ManyResult, error) {
 		res.CallsToReplace, res.HedgedToReplace = s.sent(struck, at)
 	}
 	res.Replacements = s.replacements(struck, end)
+	res.SteadyGap, res.FaultGap = s.longestGap(steadyFrom, struck), s.longestGap(struck, end)
+	res.SteadyHedges = s.hedgesPer(steadyFrom, struck, time.Second)
 	for _, e := range els {
 		n, longest := e.renewals(struck, end)
 		res.Renewals += n

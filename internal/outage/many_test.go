@@ -40,6 +40,12 @@ func TestSeries(t *testing.T) {
 	if n := s.replacements(at(200), at(400)); n != 2 {
 		t.Fatalf("%d replacements; want 2", n)
 	}
+	if g := s.longestGap(at(0), at(400)); g != 100*time.Millisecond {
+		t.Fatalf("longest gap %v; want 100ms", g)
+	}
+	if h := s.hedgesPer(at(0), at(400), 200*time.Millisecond); len(h) != 2 || h[0] != 5 || h[1] != 2 {
+		t.Fatalf("hedges per 200 ms %v; want [5 2]", h)
+	}
 	if _, ok := (series{}).replacedAt(t0); ok {
 		t.Fatal("an empty series shows a replacement")
 	}

@@ -165,3 +165,29 @@ func (s series) replacements(from, to time.Time) int64 {
 	}
 	return w[len(w)-1].replaced - w[0].replaced
 }
+
+// longestGap is the longest time between two samples in [from, to]: a
+// process starved of CPU takes its samples late.
+func (s series) longestGap(from, to time.Time) time.Duration {
+	w := s.within(from, to)
+	var g time.Duration
+	for i := 1; i < len(w); i++ {
+		g = max(g, w[i].at.Sub(w[i-1].at))
+	}
+	return g
+}
+
+// hedgesPer returns the hedges in each span of length d from from until
+// to.
+func (s series) hedgesPer(from, to time.Time, d time.Duration) []int64 {
+	var out []int64
+	for t := from; t.Before(to); t = t.Add(d) {
+		end := t.Add(d)
+		if end.After(to) {
+			end = to
+		}
+		_, h := s.sent(t, end)
+		out = append(out, h)
+	}
+	return out
+}

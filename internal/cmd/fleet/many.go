@@ -33,6 +33,8 @@ func many(elections, n int, ttls []time.Duration, strikes []string, rotation tim
 					continue
 				}
 				ok = ok && r.Lost == 0 && r.Lapsed == 0
+				log.Printf("many at TTL %v, %s: hedges per second of the steady state %v; longest gap between samples steady %v, fault %v",
+					ttl, strike, r.SteadyHedges, r.SteadyGap.Round(time.Millisecond), r.FaultGap.Round(time.Millisecond))
 				for _, m := range r.Moved {
 					log.Printf("many at TTL %v, %s: %s", ttl, strike, m)
 				}
