@@ -10,7 +10,7 @@ PROTO_SRC := quorum/quest/api/v1/leader_election.proto
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
-.PHONY: test check vet staticcheck go-version-check fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench bench-shards outage fleet mutate
+.PHONY: test check vet staticcheck go-version-check fmt-check proto proto-check diagram diagram-check demo tools fuzz soak soak-virtual soak-net bench bench-shards outage fleet fleet-many mutate
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -162,6 +162,19 @@ FLEET_FAULTS   ?= vanish,graceful,kill,rolling
 FLEET_PARALLEL ?= 5
 fleet:
 	$(GO) run ./internal/cmd/fleet -n $(FLEET_N) -ttl $(FLEET_TTLS) -fault $(FLEET_FAULTS) -parallel $(FLEET_PARALLEL)
+
+# Many elections on one connection (issue 18, docs/connections.md):
+# MANY_ELECTIONS elections on Run share one client.DialConn to three
+# servers behind the balancer; the server carrying one of its links
+# (MANY_STRIKES: primary, the link most calls went to; secondary, the
+# other) vanishes for 10 s. One trial per TTL and strike, one at a time;
+# with the defaults about 2 minutes.
+MANY_ELECTIONS ?= 10000
+MANY_TTLS      ?= 15s
+MANY_STRIKES   ?= primary,secondary
+MANY_N         ?= 1
+fleet-many:
+	$(GO) run ./internal/cmd/fleet -elections $(MANY_ELECTIONS) -n $(MANY_N) -ttl $(MANY_TTLS) -strike $(MANY_STRIKES)
 
 # Mutation testing with gremlins (docs/safety.md, "Mutation testing"), one
 # package at a time: each mutant is tested with that package's own tests,

@@ -60,6 +60,14 @@ type FleetConfig struct {
 	Limit time.Duration
 	// Options are added to every candidate's (default: none).
 	Options []client.Option
+	// External, when set, are the addresses of servers the trial did not
+	// start (real ones, over one store): the balancer goes in front of
+	// them. Only the faults the balancer makes alone are possible then:
+	// Vanish, and Kill as a reset of every connection to the server for
+	// Down. Domain names the lock (default "trial"); give each trial on
+	// the same external servers its own.
+	External []string
+	Domain   string
 }
 
 // FleetResult is what one fleet trial found, from the fault's start
@@ -122,8 +130,18 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 	if !slices.Contains(FleetFaults(), cfg.Fault) {
 		return FleetResult{}, fmt.Errorf("%w: unknown fleet fault %q", ErrConfig, cfg.Fault)
 	}
-	store := qqtest.NewUnstartedServer()
-	fleet, err := testutil.NewFleet(store, cfg.Servers, cfg.Rotation)
+	var store *qqtest.Server
+	var fleet *testutil.Fleet
+	var err error
+	if cfg.External != nil {
+		if cfg.Fault != Vanish && cfg.Fault != Kill {
+			return FleetResult{}, fmt.Errorf("%w: fault %q needs in-process servers; external servers allow %q and %q (a reset)", ErrConfig, cfg.Fault, Vanish, Kill)
+		}
+		fleet, err = testutil.NewFleetOf(cfg.External, cfg.Rotation)
+	} else {
+		store = qqtest.NewUnstartedServer()
+		fleet, err = testutil.NewFleet(store, cfg.Servers, cfg.Rotation)
+	}
 	if err != nil {
 		return FleetResult{}, err
 	}
@@ -224,7 +242,11 @@ func RunFleet(ctx context.Context, cfg FleetConfig) (FleetResult, error) {
 		}
 	}
 	res.Starved = mon.longestGap(struck, end)
-	res.Violations = check(store.History(), runs)
+	if store != nil {
+		res.Violations = check(store.History(), runs)
+	} else {
+		res.Violations = overlaps(runs) // no history of an external store
+	}
 	return res, nil
 }
 
@@ -237,9 +259,12 @@ func strike(ctx context.Context, fleet *testutil.Fleet, cfg FleetConfig, s int) 
 			err = ctx.Err()
 		}
 	case Graceful, Kill:
-		if cfg.Fault == Graceful {
+		switch {
+		case cfg.Fault == Graceful:
 			err = fleet.Stop(s)
-		} else {
+		case cfg.External != nil:
+			err = fleet.Reset(s) // as the balancer sees a killed server
+		default:
 			err = fleet.Kill(s)
 		}
 		if err == nil && !sleepCtx(ctx, cfg.Down) {
@@ -373,7 +398,11 @@ func newFleetCandidate(id, addr string, cfg FleetConfig) (*fleetCandidate, error
 		client.WithDialOptions(grpc.WithContextDialer(fc.dial), grpc.WithChainUnaryInterceptor(fc.intercept)),
 		client.WithTransitionHook(fc.observe),
 	}, cfg.Options...)
-	q, err := client.NewQuorumQuestClient("fleet", "trial", cfg.TTL, addr, opts...)
+	domain := cfg.Domain
+	if domain == "" {
+		domain = "trial"
+	}
+	q, err := client.NewQuorumQuestClient("fleet", domain, cfg.TTL, addr, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -491,4 +520,25 @@ func (fc *fleetCandidate) leadEndsIn(from, to time.Time) int {
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	return countIn(fc.leadEnds, from, to)
+}
+
+// overlaps lists the runs of two candidates whose samples of leadership
+// overlap: two leaders reported at once.
+func overlaps(runs []run) []string {
+	var out []string
+	for i, a := range runs {
+		for _, b := range runs[i+1:] {
+			if a.id != b.id && a.firstAfter.Before(b.lastBefore) && b.firstAfter.Before(a.lastBefore) {
+				out = append(out, fmt.Sprintf("%s and %s both reported leadership from %v", a.id, b.id, later(a.firstAfter, b.firstAfter).Format(time.StampMicro)))
+			}
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/pb"
@@ -57,6 +59,11 @@ func (s ServerState) String() string {
 // of range, a fleet of no server, a negative rotation time.
 var ErrFleet = errors.New("testutil: bad fleet argument")
 
+// ErrFleetExternal is returned by the faults a [Fleet] of external servers
+// cannot make ([Fleet.Stop], [Fleet.Kill]): its balancer can silence or
+// reset the connections to a server, not stop the server.
+var ErrFleetExternal = errors.New("testutil: fault needs an in-process server")
+
 // ErrFleetClosed is returned by a closed [Fleet]'s fault methods.
 var ErrFleetClosed = errors.New("testutil: fleet closed")
 
@@ -85,6 +92,9 @@ type Fleet struct {
 	calls   map[fleetCallKey]int
 	closed  bool
 	now     func() time.Time // the rotation's clock; tests move it
+
+	answered []atomic.Int64 // per server, every call it answered
+	external bool           // the servers are not ours: see NewFleetOf
 }
 
 // member is one server of the fleet and the balancer's relay to it.
@@ -112,11 +122,8 @@ func NewFleet(store *qqtest.Server, n int, rotation time.Duration, opts ...grpc.
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{
-		store: store, opts: opts, rotation: rotation, lis: lis,
-		conns: map[string]int{}, calls: map[fleetCallKey]int{},
-		picked: make(chan struct{}), now: time.Now,
-	}
+	f := newBalancer(lis, n, rotation)
+	f.store, f.opts = store, opts
 	for i := range n {
 		m := &member{}
 		f.members = append(f.members, m)
@@ -130,6 +137,39 @@ func NewFleet(store *qqtest.Server, n int, rotation time.Duration, opts ...grpc.
 	f.accepted.Add(1)
 	go f.accept()
 	return f, nil
+}
+
+// NewFleetOf puts the fleet's balancer in front of servers it did not
+// start (real Quorum Quest servers, say), one per address. Its faults are
+// those a balancer can make alone: [Fleet.Silence], [Fleet.Reset] and
+// [Fleet.Heal]; [Fleet.Stop] and [Fleet.Kill] are ErrFleetExternal, and
+// the call counts stay zero, the calls not passing through the fleet.
+func NewFleetOf(addrs []string, rotation time.Duration) (*Fleet, error) {
+	if len(addrs) < 1 || rotation < 0 || slices.Contains(addrs, "") {
+		return nil, fmt.Errorf("%w: NewFleetOf(%q, rotation %v)", ErrFleet, addrs, rotation)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f := newBalancer(lis, len(addrs), rotation)
+	f.external = true
+	for _, a := range addrs {
+		f.members = append(f.members, &member{relay: newRelay(a)})
+	}
+	f.accepted.Add(1)
+	go f.accept()
+	return f, nil
+}
+
+// newBalancer is a fleet of n servers yet to be added, listening on lis.
+func newBalancer(lis net.Listener, n int, rotation time.Duration) *Fleet {
+	return &Fleet{
+		rotation: rotation, lis: lis,
+		conns: map[string]int{}, calls: map[fleetCallKey]int{},
+		picked: make(chan struct{}), now: time.Now,
+		answered: make([]atomic.Int64, n),
+	}
 }
 
 // serve starts server i on a new loopback port: a port of its own at
@@ -217,6 +257,16 @@ func (f *Fleet) Calls(i int, clientID string) qqtest.CallCounts {
 	return c
 }
 
+// Answered returns every call server i answered since the fleet started,
+// whatever the client and method: cheap enough to sample often, when
+// [Fleet.Calls] walks every client's counts.
+func (f *Fleet) Answered(i int) int64 {
+	if i < 0 || i >= len(f.answered) {
+		return 0
+	}
+	return f.answered[i].Load()
+}
+
 func (f *Fleet) accept() {
 	defer f.accepted.Done()
 	for {
@@ -288,6 +338,9 @@ func (f *Fleet) Reset(i int) error {
 // seconds at most), then its connections close. New connections to it are
 // refused until [Fleet.Start].
 func (f *Fleet) Stop(i int) error {
+	if f.external {
+		return fmt.Errorf("%w: Stop(%d)", ErrFleetExternal, i)
+	}
 	srv, err := f.fault(i, ServerStopped, ProxyPass)
 	if err != nil {
 		return err
@@ -299,6 +352,9 @@ func (f *Fleet) Stop(i int) error {
 // Kill kills server i: its connections are reset and its listener gone at
 // once, calls in flight lost, until [Fleet.Start].
 func (f *Fleet) Kill(i int) error {
+	if f.external {
+		return fmt.Errorf("%w: Kill(%d)", ErrFleetExternal, i)
+	}
 	srv, err := f.fault(i, ServerKilled, ProxyReset)
 	if err != nil {
 		return err
@@ -368,6 +424,7 @@ type countingStub struct {
 }
 
 func (c countingStub) count(clientID string, m qqtest.Method) {
+	c.f.answered[c.server].Add(1)
 	c.f.mu.Lock()
 	c.f.calls[fleetCallKey{c.server, clientID, m}]++
 	c.f.mu.Unlock()

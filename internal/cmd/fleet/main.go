@@ -14,6 +14,21 @@
 // it.
 //
 //	go run ./internal/cmd/fleet -n 3 -ttl 2s,5s -fault vanish,rolling -parallel 3
+//
+// With -servers addr1,addr2,addr3 the balancer goes in front of servers
+// already running (real ones: ../shared/peer/fleet.sh 3 starts three over
+// one Redis) instead of in-process ones; the faults are then vanish and
+// kill (the balancer resets every connection to the server for -down),
+// each trial with a lock of its own. Never needed by make test or CI.
+//
+// With -elections N it measures instead many elections on one connection
+// (`make fleet-many`): N elections on Run sharing one client.DialConn to
+// three in-process servers; the server carrying one of its two links
+// vanishes (-strike primary: the link most calls went to; secondary: the
+// other). Per trial it prints the elections that lost leadership, the
+// call rates the servers saw in the steady state and during the fault
+// (mean and peak 100 ms bucket), the hedged copies, how soon the silent
+// link was replaced and the longest renewal.
 package main
 
 import (
@@ -23,6 +38,7 @@ import (
 	"log"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/internal/outage"
@@ -36,11 +52,43 @@ func main() {
 	rotation := flag.Duration("rotation", 10*time.Second, "how long the balancer keeps a faulty server in rotation (and a vanished one stays silent)")
 	down := flag.Duration("down", time.Second, "how long a restarted or killed server is down")
 	verbose := flag.Bool("v", false, "log what moved leadership in each trial")
+	elections := flag.Int("elections", 0, "instead of the fleet faults: this many elections sharing one connection (-n trials of each -ttl and -strike, one at a time)")
+	strikes := flag.String("strike", "primary", "with -elections: which of the connection's servers vanishes, comma-separated: primary (the one most calls went to), secondary")
+	servers := flag.String("servers", "", "comma-separated addresses of external servers (real ones, over one store) to put the balancer in front of, instead of in-process servers; faults vanish and kill (a reset) only")
 	flag.Parse()
+	var external []string
+	if *servers != "" {
+		external = strings.Split(*servers, ",")
+		if *elections > 0 {
+			log.Fatal("fleet: -servers is for the fleet faults, not -elections")
+		}
+	}
+	if *elections > 0 {
+		list, err := parseTTLs(*ttls)
+		if err != nil {
+			log.Fatalf("fleet: -ttl: %v", err)
+		}
+		for _, s := range strings.Split(*strikes, ",") {
+			if s != "primary" && s != "secondary" {
+				log.Fatalf("fleet: -strike %q: want primary or secondary", s)
+			}
+		}
+		if *n < 1 || *rotation < 0 {
+			log.Fatal("fleet: -n must be positive, -rotation not negative")
+		}
+		if !many(*elections, *n, list, strings.Split(*strikes, ","), *rotation) {
+			os.Exit(1)
+		}
+		return
+	}
 	if *n < 1 || *parallel < 1 || *rotation < 0 || *down <= 0 {
 		log.Fatal("fleet: -n, -parallel and -down must be positive, -rotation not negative")
 	}
-	fmt.Printf("3 servers behind one round-robin balancer, 3 candidates on Run (default options), faulty server kept in rotation %v, down %v; %d trials per setting, %d at once\n\n", *rotation, *down, *n, *parallel)
+	where := "3 in-process servers"
+	if external != nil {
+		where = fmt.Sprintf("%d external servers (%s)", len(external), *servers)
+	}
+	fmt.Printf("%s behind one round-robin balancer, 3 candidates on Run (default options), faulty server kept in rotation %v, down %v; %d trials per setting, %d at once\n\n", where, *rotation, *down, *n, *parallel)
 	fmt.Println("| fault | TTL | n | trials with a change | changes (max) | leaderless total (max) | not-leading reports | lead ctx ended | longest renewal | answered/renewal steady | answered/renewal fault | sent/renewal steady | sent/renewal fault | leader on 2 servers | safety violations |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	failed := false
@@ -54,6 +102,10 @@ func main() {
 				Fault: outage.FleetFault(strings.TrimSpace(fs)), TTL: ttl,
 				Servers: 3, Candidates: 3, Rotation: *rotation, Down: *down, RollEvery: 4 * time.Second,
 				Steady: max(3*time.Second, ttl), Settle: 2*ttl + 5*time.Second, Limit: 2 * time.Minute,
+				External: external,
+			}
+			if external != nil {
+				cfg.Servers = len(external)
 			}
 			row, ok := measure(cfg, *n, *parallel, *verbose)
 			failed = failed || !ok
@@ -65,10 +117,16 @@ func main() {
 	}
 }
 
+// trial numbers the trials, for their locks' names.
+var trial atomic.Int64
+
 // measure plays n trials of cfg, parallel at a time, and renders a row.
 func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, bool) {
 	res, errs := outage.Trials(n, parallel, func() (outage.FleetResult, error) {
-		return outage.RunFleet(context.Background(), cfg)
+		c := cfg
+		// A lock of its own per trial: external servers share one store.
+		c.Domain = fmt.Sprintf("trial-%d-%d", os.Getpid(), trial.Add(1))
+		return outage.RunFleet(context.Background(), c)
 	})
 	for _, e := range errs {
 		log.Printf("%s at TTL %v: trial failed: %s", cfg.Fault, cfg.TTL, e)
@@ -113,12 +171,21 @@ func measure(cfg outage.FleetConfig, n, parallel int, verbose bool) (string, boo
 	}
 	row := fmt.Sprintf("| %s | %v | %d | %d | %d (%d) | %s (%s) | %d | %d | %s | %s | %s | %s | %s | %d | %d |",
 		cfg.Fault, cfg.TTL, len(res), moved, changes, maxChanges, secs(leaderless), secs(maxLeaderless),
-		notLeading, leadEnded, fmt.Sprintf("%.3f s", renewal.Seconds()), ratio(steadyCalls, steadyRenewals), ratio(calls, renewals),
+		notLeading, leadEnded, fmt.Sprintf("%.3f s", renewal.Seconds()), answeredRatio(cfg, steadyCalls, steadyRenewals), answeredRatio(cfg, calls, renewals),
 		ratio(steadySent, steadyRenewals), ratio(sent, renewals), two, violations)
 	if len(errs) > 0 {
 		row += fmt.Sprintf(" (%d trials failed)", len(errs))
 	}
 	return row, len(errs) == 0 && violations == 0
+}
+
+// answeredRatio is ratio, or "n/a" for external servers, whose calls the
+// fleet does not count.
+func answeredRatio(cfg outage.FleetConfig, a, b int) string {
+	if cfg.External != nil {
+		return "n/a"
+	}
+	return ratio(a, b)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
