@@ -49,10 +49,10 @@ func (r *recorder) lead(replica string) func(context.Context, int) {
 
 // maxGap is, over the moves of a shard from one replica to another whose
 // earlier lead ended after since, the longest time the shard went without
-// an owner, and the longest it went without one after heldUntil(leads,
-// next) (a time before which next's replica could not ask, given the
-// shard's leads; zero for none), with how many such moves.
-func (r *recorder) maxGap(since time.Time, heldUntil func(leads []*interval, next *interval) time.Time) (gap, beyond time.Duration, moves int) {
+// an owner, and the longest it went without one after heldUntil(next) (a
+// time before which next's replica could not ask; zero for none), with
+// how many such moves.
+func (r *recorder) maxGap(since time.Time, heldUntil func(next *interval) time.Time) (gap, beyond time.Duration, moves int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ivs := range r.runs {
@@ -64,25 +64,13 @@ func (r *recorder) maxGap(since time.Time, heldUntil func(leads []*interval, nex
 			moves++
 			gap = max(gap, next.start.Sub(prev.end))
 			from := prev.end
-			if h := heldUntil(ivs, next); h.After(from) {
+			if h := heldUntil(next); h.After(from) {
 				from = h
 			}
 			beyond = max(beyond, next.start.Sub(from))
 		}
 	}
 	return gap, beyond, moves
-}
-
-// lastEnd is when the last of leads by replica that ended before t ended;
-// zero if none did.
-func lastEnd(leads []*interval, replica string, t time.Time) time.Time {
-	var last time.Time
-	for _, iv := range leads {
-		if iv.replica == replica && !iv.end.IsZero() && iv.end.Before(t) && iv.end.After(last) {
-			last = iv.end
-		}
-	}
-	return last
 }
 
 // overlaps reports two replicas leading one shard at once.
@@ -209,31 +197,35 @@ func TestThreeReplicasOverGRPC(t *testing.T) {
 	threeReplicas(t, srv, scenario{dial: grpcDialer(srv), step: realStep, rtt: 100 * time.Millisecond, kill: true})
 }
 
-// Over real gRPC, the replica cut off and healed. Its connection's
-// release guard (docs/safety.md, "Hedged calls") costs the rejoin: the
-// shards it lost while cut off it released then, unanswered, and the
-// connection holds back its acquisitions of each of them until that
-// release's deadline (the request timeout) has passed, since one landing
-// late would delete the lock just taken. So a shard handed back to it is
-// without an owner for at most R + 2 RTT after the later of its previous
-// owner's release and that deadline.
+// Over real gRPC, the replica cut off and healed. What it sent while cut
+// off holds its rejoin back until that call's deadline, at most the
+// request timeout after the heal: its connection's release guard
+// (docs/safety.md, "Hedged calls") holds an acquisition back while a
+// release of the same lock sent unanswered may still land, since it would
+// delete the lock just taken, and a shard's release is sent only once a
+// campaign call of it in flight has answered or timed out, since that
+// call landing after the release would take the lock for nobody. So a
+// shard handed back to it is without an owner for at most R + 2 RTT after
+// the later of its previous owner's release and heal + request timeout,
+// and the set is balanced within 3 x TTL + request timeout.
 func TestThreeReplicasCutOffOverGRPC(t *testing.T) {
 	srv := qqtest.NewServer(t)
 	threeReplicas(t, srv, scenario{dial: grpcDialer(srv), step: realStep, rtt: 100 * time.Millisecond,
-		guard: client.DefaultRequestTimeout})
+		hold: client.DefaultRequestTimeout})
 }
 
 // scenario is how threeReplicas runs: dial gives a replica the connection
 // it would dial as a process; kill says whether the third replica is
-// killed and replaced (otherwise cut off and healed); guard is how long
-// the connection holds back a lock's acquisition after an unanswered
-// release of it; rtt the round trip allowed.
+// killed and replaced (otherwise cut off and healed); hold is how long
+// after the heal what the cut-off replica sent may hold its acquisitions
+// back (the request timeout over a transport.Conn); rtt the round trip
+// allowed.
 type scenario struct {
 	dial   func(t *testing.T, id string) conn
 	step   func()
 	steady bool
 	kill   bool
-	guard  time.Duration
+	hold   time.Duration
 	rtt    time.Duration
 }
 
@@ -406,23 +398,19 @@ func threeReplicas(t *testing.T, srv *qqtest.Server, sc scenario) {
 		srv.Heal(gone.id + "/probe")
 	}
 	back := time.Now()
-	// The release guard may hold each acquisition back by up to its span.
-	d = waitBalanced(t, setsOf(rs), 40, 3*ttl+sc.guard, sc.step)
+	d = waitBalanced(t, setsOf(rs), 40, 3*ttl+sc.hold, sc.step)
 	t.Logf("balanced 40/40/40 %v after %s came back", d, rs[2].id)
 	time.Sleep(ttl)
 	sc.step()
 
 	// Each shard moved to the returning replica is a handover: without an
 	// owner for at most R plus two round trips, counted from the end of
-	// what held the new owner back (the release guard), if anything did.
-	held := func(leads []*interval, next *interval) time.Time {
-		if sc.guard == 0 || next.replica != gone.id {
+	// what held the new owner back (sc.hold after the heal), if anything did.
+	held := func(next *interval) time.Time {
+		if sc.hold == 0 || next.replica != gone.id {
 			return time.Time{}
 		}
-		if e := lastEnd(leads, gone.id, back); !e.IsZero() {
-			return e.Add(sc.guard)
-		}
-		return time.Time{}
+		return back.Add(sc.hold)
 	}
 	gap, beyond, moved := rec.maxGap(back, held)
 	bound := retry + 2*sc.rtt
