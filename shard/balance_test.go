@@ -206,7 +206,9 @@ func TestThreeReplicasCutOffAndHealed(t *testing.T) {
 // Over real gRPC on loopback, each replica with its own connection: one
 // replica killed (its connection closed under it, its Set gone without
 // releasing) and a new process started in its place, with the same bounds
-// in real time, a round trip allowed 100 ms.
+// in real time, a round trip allowed 100 ms. The new process has a new
+// client ID, as New draws one unless WithClientID pins it: it renews no
+// lease of its predecessor's and waits for no release of theirs.
 func TestThreeReplicasOverGRPC(t *testing.T) {
 	srv := qqtest.NewServer(t)
 	threeReplicas(t, srv, scenario{dial: grpcDialer(srv), step: realStep, rtt: 100 * time.Millisecond, kill: true})
