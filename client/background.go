@@ -1,51 +1,68 @@
 package client
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
-// callbackStarted is called first by every callback of the election, on
-// the callback's goroutine. It calls e.onCallback, which only tests set, to
-// hold a callback there and see that Close waits for it.
-func (e *election) callbackStarted() {
-	if f := e.onCallback.Load(); f != nil {
-		(*f)()
-	}
+// background counts what an election runs on goroutines of its own, hooks
+// aside, so that Close can wait for it: renewals (each on its timer's
+// goroutine), the expiry alarm's function and the callbacks of contexts.
+// Its methods are called with the election's mutex held, but for the waits.
+type background struct {
+	renewals  sync.WaitGroup // see keepAlive
+	callbacks sync.WaitGroup
+	// untilClose is made by the first release and ended by Close, which
+	// cuts short the releases in flight.
+	untilClose    context.Context
+	endUntilClose context.CancelFunc
 }
 
-// afterFuncLocked is context.AfterFunc for the election's callbacks, which
-// run on goroutines of their own: e.callbacks counts them so that Close,
-// once nothing can start one, waits for those started (else goleak sees a
-// leak). stop prevents f if it has not started; e must not be closed.
-func (e *election) afterFuncLocked(ctx context.Context, f func()) (stop func() bool) {
-	e.callbacks.Add(1)
+// afterFunc is context.AfterFunc, counted: Close, once nothing can start a
+// callback, waits for those started. stop prevents f if it has not
+// started. The election must not be closed.
+func (b *background) afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	b.callbacks.Add(1)
 	unregister := context.AfterFunc(ctx, func() {
-		defer e.callbacks.Done()
-		e.callbackStarted()
+		defer b.callbacks.Done()
 		f()
 	})
 	return func() bool {
 		if unregister() {
-			e.callbacks.Done()
+			b.callbacks.Done()
 			return true
 		}
 		return false
 	}
 }
 
-// awaitAlarmsLocked stops the expiry alarm for good; Close waits for a callback
-// that has fired but not yet taken e.mu.
-func (e *election) awaitAlarmsLocked() {
-	for _, a := range []*alarm{&e.expiry} {
-		if a.stop() {
-			e.callbacks.Add(1)
-			a.awaited = true
-		}
+// closing returns the context that Close ends.
+func (b *background) closing() context.Context {
+	if b.untilClose == nil {
+		b.untilClose, b.endUntilClose = context.WithCancel(context.Background())
+	}
+	return b.untilClose
+}
+
+// close ends closing's context and stops the alarm for good. An alarm that
+// has fired but not yet called fired is counted, for Close to wait for.
+func (b *background) close(a *alarm) {
+	if b.endUntilClose != nil {
+		b.endUntilClose()
+	}
+	if a.stop() {
+		b.callbacks.Add(1)
+		a.awaited = true
 	}
 }
 
-// alarmDone is called by an alarm's callback, with e.mu held, once the
-// alarm has reported firing: the callback's end is what Close waits for.
-func (e *election) alarmDone(awaited bool) {
-	if awaited {
-		e.callbacks.Done()
+// alarmStarted is called by an alarm's function once it holds the mutex:
+// from then until alarmEnded, after its log records are written, Close
+// waits for it. Close counted it already if it found it pending.
+func (b *background) alarmStarted(a *alarm) {
+	if !a.fired() {
+		b.callbacks.Add(1)
 	}
 }
+
+func (b *background) alarmEnded() { b.callbacks.Done() }

@@ -19,22 +19,33 @@
 // done twice in the rare case of a clock that drifts beyond the policy.
 package client
 
-// Inside the package, for whoever changes it. Each file owns one concern,
-// listed from the top down; election.go still calls back and forth with
-// keepalive.go, callcontext.go, hooks.go and watch.go (not yet one-way).
+// Inside the package, for whoever changes it. Each file owns one concern
+// and uses only the files listed below it (names defined further up are
+// never called back):
 //
-//	client.go, campaign.go  the facade: argument checks, then election's methods
-//	election.go   election, the machine's owner: acquire, release, close,
-//	              the call in flight (callLocked) and unlock, the only way
-//	              out of e.mu, which flushes the log records noted under it
-//	keepalive.go  keepAlive: the renewal schedule, one time.AfterFunc per
-//	              renewal (no goroutine between renewals) and its backoff
-//	callcontext.go, turns.go  a call's context and deadline; calls leave in order
-//	alarm.go, background.go   timers and callbacks, and Close's wait for them
-//	hooks.go, watch.go, observe.go, leadership.go  the observers of transitions
-//	snapshot.go   the state and deadline published after every transition
+//	campaign.go, watch.go, client.go  the facade: argument checks, then the election
+//	renewal.go    StartKeepAlive, StopKeepAlive and each renewal's call
+//	acquire.go    TryAcquireLock and ReleaseLock; callLocked sends a call
+//	              and turns its result into an event
+//	leadership.go the context Run leads under
+//	election.go   election: the owners below, Close, and fireLocked, which
+//	              applies an event and tells the observers
+//	calls.go      calls: the call whose result counts, the one being sent,
+//	              their turns (turns.go), and whether the server may hold
+//	keepalive.go  keepAlive: the renewal schedule, a timer per renewal
+//	observers.go  observers: hooks (hooks.go), Watch channels (watcher.go),
+//	              leadership contexts, metrics; nil while there are none
+//	background.go background: what Close waits for (renewals, the alarm,
+//	              callbacks of contexts)
+//	machine.go    machine: the state machine, its published snapshot
+//	              (snapshot.go) and the expiry alarm (alarm.go)
+//	guard.go      guard: the mutex; unlock writes what logbook.go noted
+//	health.go, callbacks.go, observe.go, timing.go, dial.go, options.go,
+//	transition.go, errors.go  configuration, types and errors
 //
-// e.mu guards every field of election below it, the keep-alive record, the
-// call in flight, its context, the turns and the alarms; functions called
-// with it held end in Locked. Read without it: the published snapshot
-// (atomic) and the configuration fixed at construction.
+// The election's mutex (guard) guards every field of election and of the
+// owners it holds; methods of election called with it held end in Locked,
+// and the owners' methods are all called with it held (calls.awaitTurn and
+// calls.sendInTurn release it while they wait). Read without it: the
+// published snapshot (an atomic pointer, the readers IsLeader, State and
+// GetRemainingLease) and the configuration fixed at construction.

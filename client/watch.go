@@ -6,13 +6,6 @@ import "context"
 // that has fallen behind.
 const WatchBuffer = 64
 
-// watcher is one Watch channel. It is sent to and closed only with the
-// election's mutex held, so a send never meets a closed channel.
-type watcher struct {
-	ch   chan Transition
-	stop func() bool // unregisters the context's AfterFunc
-}
-
 // Watch returns a channel that receives the client's transitions from now
 // on, in order. The channel is closed when ctx ends or once the client has
 // closed (after the transition to closed). Watch never blocks the machine:
@@ -35,46 +28,18 @@ func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
 // watch serves Watch.
 func (e *election) watch(ctx context.Context) <-chan Transition {
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
-	e.mu.Lock()
-	defer e.unlock()
+	e.mu.lock()
+	defer e.mu.unlock()
 	if e.closed || ctx == nil {
 		close(w.ch)
 		return w.ch
 	}
-	e.watchers[w] = struct{}{}
-	w.stop = e.afterFuncLocked(ctx, func() {
-		e.mu.Lock()
-		defer e.unlock()
-		e.unwatchLocked(w)
+	o := e.observersLocked()
+	o.watch(w)
+	w.stop = e.bg.afterFunc(ctx, func() {
+		e.mu.lock()
+		defer e.mu.unlock()
+		o.unwatch(w)
 	})
 	return w.ch
-}
-
-// unwatchLocked closes w's channel, once.
-func (e *election) unwatchLocked(w *watcher) {
-	if _, ok := e.watchers[w]; !ok {
-		return
-	}
-	delete(e.watchers, w)
-	w.stop()
-	close(w.ch)
-}
-
-// send delivers t without ever blocking: when the buffer is full it drops
-// the oldest transition to make room. Senders hold the election's mutex, so
-// after one receive there is room.
-func (w *watcher) send(t Transition) {
-	select {
-	case w.ch <- t:
-		return
-	default:
-	}
-	select {
-	case <-w.ch:
-	default:
-	}
-	select {
-	case w.ch <- t:
-	default:
-	}
 }
