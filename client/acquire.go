@@ -11,7 +11,6 @@ import (
 	"github.com/quorum-quest/client-go/transport"
 )
 
-// acquire serves TryAcquireLock.
 func (e *election) acquire(ctx context.Context) (bool, error) {
 	e.mu.lock()
 	if e.closed {
@@ -37,16 +36,13 @@ func (e *election) acquire(ctx context.Context) (bool, error) {
 	return r.leading, r.err
 }
 
-// callLocked sends TryAcquireLock or KeepAlive (send) as the call in
-// flight, on the calling goroutine once every earlier call has returned,
-// and feeds its result to the machine. ctx is the caller's (for a renewal,
-// the keep-alive's). It releases e.mu while it waits and while the call
-// runs, and returns with it held again.
+// callLocked sends TryAcquireLock or KeepAlive (send) on the calling
+// goroutine once every earlier call has returned, and feeds its result to
+// the machine. It releases e.mu while it waits and while the call runs.
 func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func(context.Context, time.Time) transport.Result, leaseEnd time.Time) acquireReply {
 	cl := e.calls.begin(renewal)
-	// What was noted so far is logged with the outcome: a logger that
-	// blocks then delays no call queued behind this one, and one that calls
-	// TryAcquireLock waits for no outcome but its own.
+	// Logged with the outcome: a logger that blocks, or calls
+	// TryAcquireLock, then delays no call but its own.
 	defer e.mu.log.putBack(e.mu.log.take())
 	holds := e.calls.awaitTurn(&e.mu, cl, ctx)
 	if e.calls.counts(cl) {
@@ -58,8 +54,7 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 		if e.calls.counts(cl) {
 			return e.finishCallLocked(res)
 		}
-		// The machine moved on while the call ran (released, expired,
-		// closed): the result is stale, and says nothing of leadership now.
+		// Stale: the machine moved on while it ran (released, expired, closed).
 	} else if holds { // abandoned while it waited: never sent
 		e.calls.turns.pass()
 	}
@@ -67,15 +62,14 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 }
 
 // finishCallLocked feeds the result of the call in flight to the machine,
-// answers the callers waiting for it and schedules keep-alive's next renewal.
+// answers its callers and schedules keep-alive's next renewal.
 func (e *election) finishCallLocked(res transport.Result) acquireReply {
-	// The result may have waited for the mutex: a grant whose lease ran
-	// out meanwhile is a failed call, not a leadership (ErrLateGrant).
+	// A grant whose lease ran out while it waited for the mutex is a failed
+	// call (ErrLateGrant).
 	now := time.Now()
 	res = res.AsOf(now)
 	if errors.Is(res.Err, transport.ErrNotHolder) {
-		// A definite "not yours" to the latest call sent: nothing earlier
-		// can still be granted, since the server saw this call after it.
+		// To the latest call sent: nothing earlier can still be granted.
 		e.calls.serverMayHold = false
 	}
 	if res.Event == fsm.Granted {
@@ -102,7 +96,6 @@ func (e *election) finishCallLocked(res transport.Result) acquireReply {
 	return reply
 }
 
-// release serves ReleaseLock.
 func (e *election) release(ctx context.Context) error {
 	e.mu.lock()
 	if e.closed {
@@ -117,8 +110,7 @@ func (e *election) release(ctx context.Context) error {
 	}
 	wait := e.calls.turns.join()
 	sent := e.calls.grantsAsked
-	// The caller's context may never end: Close must still be able to cut
-	// the release short.
+	// Close cuts the release short, whatever the caller's context.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer e.bg.afterFunc(e.bg.closing(), cancel)()
@@ -128,8 +120,8 @@ func (e *election) release(ctx context.Context) error {
 		return fmt.Errorf("quorumquest: %w", err)
 	}
 	e.mu.lock()
-	// The server saw the release after every call sent before it: if none
-	// was sent since, it holds nothing for us.
+	// The server saw it after every call sent before: if none was sent
+	// since, it holds nothing for us.
 	e.calls.released(sent)
 	e.mu.unlock()
 	return nil

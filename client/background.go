@@ -6,21 +6,17 @@ import (
 )
 
 // background counts what an election runs on goroutines of its own, hooks
-// aside, so that Close can wait for it: renewals (each on its timer's
-// goroutine), the expiry alarm's function and the callbacks of contexts.
-// Its methods are called with the election's mutex held, but for the waits.
+// aside, for Close to wait for: renewals, the expiry alarm's function and
+// callbacks of contexts. Methods are called with the election's mutex.
 type background struct {
-	renewals  sync.WaitGroup // see keepAlive
-	callbacks sync.WaitGroup
-	// untilClose is made by the first release and ended by Close, which
-	// cuts short the releases in flight.
-	untilClose    context.Context
+	renewals      sync.WaitGroup // see keepAlive
+	callbacks     sync.WaitGroup
+	untilClose    context.Context // made by a release, ended by Close
 	endUntilClose context.CancelFunc
 }
 
-// afterFunc is context.AfterFunc, counted: Close, once nothing can start a
-// callback, waits for those started. stop prevents f if it has not
-// started. The election must not be closed.
+// afterFunc is context.AfterFunc, counted: Close waits for the callbacks
+// started (goleak would see them). The election must not be closed.
 func (b *background) afterFunc(ctx context.Context, f func()) (stop func() bool) {
 	b.callbacks.Add(1)
 	unregister := context.AfterFunc(ctx, func() {
@@ -36,7 +32,6 @@ func (b *background) afterFunc(ctx context.Context, f func()) (stop func() bool)
 	}
 }
 
-// closing returns the context that Close ends.
 func (b *background) closing() context.Context {
 	if b.untilClose == nil {
 		b.untilClose, b.endUntilClose = context.WithCancel(context.Background())
@@ -44,8 +39,8 @@ func (b *background) closing() context.Context {
 	return b.untilClose
 }
 
-// close ends closing's context and stops the alarm for good. An alarm that
-// has fired but not yet called fired is counted, for Close to wait for.
+// close ends closing's context and stops the alarm; one that fired and has
+// yet to run is counted.
 func (b *background) close(a *alarm) {
 	if b.endUntilClose != nil {
 		b.endUntilClose()
@@ -56,9 +51,8 @@ func (b *background) close(a *alarm) {
 	}
 }
 
-// alarmStarted is called by an alarm's function once it holds the mutex:
-// from then until alarmEnded, after its log records are written, Close
-// waits for it. Close counted it already if it found it pending.
+// alarmStarted counts an alarm's function, once it holds the mutex, until
+// alarmEnded, after its logging: its logger is user code.
 func (b *background) alarmStarted(a *alarm) {
 	if !a.fired() {
 		b.callbacks.Add(1)

@@ -13,11 +13,8 @@ import (
 )
 
 // election is a client's state machine and the owners of what changes with
-// it, one per concern (doc.go has the map). Whoever holds mu owns them all:
-// every event (a public method, a call's result, a timer) is applied under
-// it, one at a time, and nothing under it blocks on the network or on user
-// code. Calls to the server run outside it, on the goroutine that asked for
-// them, and their results come back as events.
+// it (doc.go has the map). Every event is applied under mu, one at a time,
+// and nothing under it blocks on the network or on user code.
 type election struct {
 	rpc       *transport.Transport
 	cfg       *config // fixed at construction
@@ -27,13 +24,10 @@ type election struct {
 	keepAlive *keepAlive // nil when keep-alive is not running
 	obs       *observers // nil until there is one
 	bg        background
-	// rng jitters the renewals, seeded from the client ID (unique among a
-	// lock's candidates) so that a replayed test seed replays the timings.
-	rng    *rand.Rand
-	closed bool
+	rng       *rand.Rand // seeded from the client ID: timings replay
+	closed    bool
 }
 
-// newElection returns a follower's election for the lock rpc calls.
 func newElection(rpc *transport.Transport, cfg *config) *election {
 	e := &election{
 		rpc: rpc,
@@ -46,7 +40,6 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 	return e
 }
 
-// observersLocked returns the election's observers, made on first use.
 func (e *election) observersLocked() *observers {
 	if e.obs == nil {
 		e.obs = &observers{}
@@ -54,14 +47,13 @@ func (e *election) observersLocked() *observers {
 	return e.obs
 }
 
-// fireLocked applies an event and tells the logger and the observers.
-// Leaving leadership stops keep-alive. (The expiry alarm is left to fire
-// and find nothing to do: stopping it would cost the next lease a reset.)
+// fireLocked applies an event and tells the logger and the observers. The
+// expiry alarm is left to fire and find nothing to do: stopping it would
+// cost the next lease a reset.
 func (e *election) fireLocked(ev fsm.Event, cause error) {
 	ch, deadline, err := e.m.fire(ev, cause)
 	if err != nil {
-		// Every caller checks the state first; reaching this is a bug, and
-		// refusing the event keeps the machine consistent.
+		// A bug: callers check the state first.
 		e.mu.log.note(slog.LevelError, "quorumquest: refused event", err)
 		return
 	}
@@ -76,7 +68,6 @@ func (e *election) fireLocked(ev fsm.Event, cause error) {
 	e.obs.publish(t, deadline)
 }
 
-// stopKeepAliveLocked ends keep-alive, if running, and the renewal it sent.
 func (e *election) stopKeepAliveLocked() {
 	if ka := e.keepAlive; ka != nil {
 		e.keepAlive = nil
@@ -85,7 +76,6 @@ func (e *election) stopKeepAliveLocked() {
 	}
 }
 
-// expire runs on the expiry alarm's goroutine.
 func (e *election) expire() {
 	e.mu.lock()
 	e.bg.alarmStarted(&e.m.expiry)
@@ -97,10 +87,7 @@ func (e *election) expire() {
 	}
 }
 
-// close serves Close: leadership ends, calls in flight are cancelled, the
-// lock is released if it may be held, and nothing of the client is left
-// running when it returns: its renewals, its hooks' goroutines and every
-// callback that has started (background.go).
+// close serves Close: nothing of the client runs once it returns.
 func (e *election) close() error {
 	e.mu.lock()
 	wasHolding := e.calls.serverMayHold
@@ -135,15 +122,12 @@ func (e *election) close() error {
 	return err
 }
 
-// isLeader serves IsLeader: the machine leads and the deadline has not
-// passed.
 func (e *election) isLeader() bool { return e.m.leadingAt(time.Now()) }
 
 func (e *election) remainingLease() time.Duration { return e.m.remaining() }
 
 func (e *election) state() State { return e.m.state() }
 
-// seedFrom derives a generator seed from a client ID.
 func seedFrom(id string) (uint64, uint64) {
 	h := fnv.New64a()
 	h.Write([]byte(id))

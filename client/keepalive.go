@@ -9,28 +9,21 @@ import (
 	"github.com/cenkalti/backoff/v4"
 )
 
-// keepAlive is the schedule of a running keep-alive: when the next renewal
-// is due, and how long to back off after failures. A held election is this
-// record and a timer, not a goroutine: each renewal runs on the goroutine
-// its timer starts. Its methods are called with the election's mutex held.
+// keepAlive is the schedule of a running keep-alive. A held election is
+// this record and a timer, not a goroutine: each renewal runs on the
+// goroutine its timer starts. Methods are called with the election's mutex.
 type keepAlive struct {
-	ctx      context.Context // the caller's: renewals are sent under it
-	interval time.Duration
-	// next is the timer of the renewal scheduled, nil when none is;
-	// scheduled numbers the schedules, so that a timer that fired after it
-	// was replaced finds itself stale.
-	next      *time.Timer
-	scheduled uint64
+	ctx       context.Context // the caller's: renewals are sent under it
+	interval  time.Duration
+	next      *time.Timer // nil when no renewal is scheduled
+	scheduled uint64      // numbers the schedules: a stale timer sees it
 	backoff   *backoff.ExponentialBackOff
-	rng       *rand.Rand // the election's, seeded from the client ID
-	renewals  *sync.WaitGroup
+	rng       *rand.Rand      // the election's, seeded from the client ID
+	renewals  *sync.WaitGroup // timers set and renewals running, for Close
 	renew     func(ka *keepAlive, schedule uint64)
-	unwatch   func() bool // ends the watch on ctx; nil when ctx never ends
+	unwatch   func() bool // nil when ctx never ends
 }
 
-// newKeepAlive returns a keep-alive with no renewal scheduled. renew is
-// called on the timer's goroutine of each renewal; renewals counts the
-// timers set and the renewals running, for Close.
 func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, renewals *sync.WaitGroup, renew func(*keepAlive, uint64)) *keepAlive {
 	return &keepAlive{
 		ctx:      ctx,
@@ -39,8 +32,7 @@ func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, r
 			backoff.WithInitialInterval(firstBackoff(interval)),
 			backoff.WithMaxInterval(interval/2),
 			backoff.WithMaxElapsedTime(0),
-			// Jitter comes from rng instead, so that a client's timing is
-			// reproducible from its ID.
+			// rng jitters instead: timings replay from the client ID
 			backoff.WithRandomizationFactor(0),
 		),
 		rng:      rng,
@@ -50,24 +42,22 @@ func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, r
 }
 
 // succeeded schedules the next renewal a jittered interval from now, so
-// that many clients started together do not renew in lockstep.
+// that clients started together do not renew in lockstep.
 func (ka *keepAlive) succeeded() {
 	ka.backoff.Reset()
 	jitter := keepAliveJitterMin + (keepAliveJitterMax-keepAliveJitterMin)*ka.rng.Float64()
 	ka.schedule(time.Duration(float64(ka.interval) * jitter))
 }
 
-// failed schedules a retry after the next backoff step, jittered to between
-// half and all of it. The backoff never gives up: the lease deadline ends a
-// failing keep-alive.
+// failed schedules a retry after half to all of the next backoff step. It
+// never gives up: the lease deadline ends a failing keep-alive.
 func (ka *keepAlive) failed() {
 	step := ka.backoff.NextBackOff()
 	ka.schedule(step/2 + time.Duration(ka.rng.Int64N(int64(step/2)+1)))
 }
 
-// schedule replaces the renewal scheduled with one in d. A fresh timer per
-// renewal rather than a Reset, so that a timer that fired before it was
-// replaced is told apart by its number.
+// schedule replaces the renewal scheduled with one in d: a fresh timer,
+// not a Reset, so that one that fired before is told apart by its number.
 func (ka *keepAlive) schedule(d time.Duration) {
 	ka.unschedule()
 	ka.scheduled++
@@ -76,8 +66,7 @@ func (ka *keepAlive) schedule(d time.Duration) {
 	ka.next = time.AfterFunc(d, func() { ka.renew(ka, n) })
 }
 
-// unschedule cancels the renewal scheduled if its timer has not fired; one
-// that has fired finds itself stale and gives its count back itself.
+// unschedule stops the timer; one that fired finds itself stale in renew.
 func (ka *keepAlive) unschedule() {
 	if ka.next != nil && ka.next.Stop() {
 		ka.renewals.Done()
@@ -85,7 +74,6 @@ func (ka *keepAlive) unschedule() {
 	ka.next = nil
 }
 
-// due reports whether schedule n is the renewal due now.
 func (ka *keepAlive) due(n uint64) bool {
 	if ka.scheduled != n {
 		return false
@@ -94,7 +82,6 @@ func (ka *keepAlive) due(n uint64) bool {
 	return true
 }
 
-// stop ends the schedule for good.
 func (ka *keepAlive) stop() {
 	if ka.unwatch != nil {
 		ka.unwatch()

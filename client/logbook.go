@@ -13,8 +13,7 @@ type logbook struct {
 	entries []logEntry
 }
 
-// logEntry is one diagnostic; transition, when set, is logged at debug
-// level instead of msg and err.
+// logEntry is a message, or a transition logged at debug level.
 type logEntry struct {
 	level      slog.Level
 	msg        string
@@ -47,7 +46,6 @@ func (l *logbook) take() []logEntry {
 	return entries
 }
 
-// putBack returns entries taken earlier, ahead of those noted since.
 func (l *logbook) putBack(entries []logEntry) { l.entries = append(entries, l.entries...) }
 
 func (l *logbook) emit(entries []logEntry) {

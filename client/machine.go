@@ -6,10 +6,9 @@ import (
 	"github.com/quorum-quest/client-go/fsm"
 )
 
-// machine is the election's state machine and what it publishes: the
-// snapshot that readers load without the mutex, and the expiry alarm that
-// ends leadership by the lease's deadline. Only the holder of the
-// election's mutex calls its methods, the snapshot readers aside.
+// machine is the election's state machine, the snapshot it publishes for
+// readers that take no lock, and the alarm that ends leadership by the
+// lease's deadline. Methods but the readers need the election's mutex.
 type machine struct {
 	states *fsm.Machine
 	snap   published
@@ -22,8 +21,6 @@ func (m *machine) init(expire func()) {
 	m.expiry = newAlarm(expire)
 }
 
-// fire applies ev and publishes the new state; the deadline is dropped
-// once the machine no longer leads. It returns the deadline published.
 func (m *machine) fire(ev fsm.Event, cause error) (fsm.Change, time.Time, error) {
 	ch, err := m.states.Fire(ev, cause)
 	if err != nil {
@@ -37,7 +34,7 @@ func (m *machine) fire(ev fsm.Event, cause error) (fsm.Change, time.Time, error)
 	return ch, deadline, nil
 }
 
-// grant publishes the deadline of a lease granted, before Granted is fired.
+// grant publishes a granted lease's deadline, before Granted is fired.
 func (m *machine) grant(d time.Time) {
 	m.snap.Store(snapshot{state: m.states.State(), deadline: d})
 	m.expiry.setBy(d)
@@ -45,11 +42,10 @@ func (m *machine) grant(d time.Time) {
 
 func (m *machine) can(ev fsm.Event) bool { return m.states.Can(ev) }
 
-// current is the machine's state, for the holder of the mutex.
 func (m *machine) current() State { return m.states.State() }
 
-// due reports, for the expiry alarm, whether the lease has run out; a
-// deadline renewed since the alarm was set sets it again.
+// due reports whether the lease has run out, and sets the alarm again
+// for a deadline renewed since it was set.
 func (m *machine) due(now time.Time) bool {
 	s := m.snap.Load()
 	if !s.state.Leading() {
@@ -62,9 +58,8 @@ func (m *machine) due(now time.Time) bool {
 	return true
 }
 
-// The readers, which take no lock. A reader checks the deadline itself, so
-// it never sees a lease that has run out, even before the alarm has moved
-// the machine to lost.
+// Readers check the deadline themselves: none sees a lease that has run
+// out, even before the alarm has moved the machine to lost.
 
 func (m *machine) leadingAt(now time.Time) bool {
 	s := m.snap.Load()

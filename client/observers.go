@@ -8,11 +8,9 @@ import (
 	"github.com/quorum-quest/client-go/internal/observe"
 )
 
-// observers are whoever learns of an election's transitions besides its
-// logger: transition hooks, Watch channels, the contexts Run leads under
-// and the metrics observers. An election with none has a nil *observers,
-// whose methods do nothing: a plain held election pays for none of it.
-// Its methods are called with the election's mutex held, but for waitHooks.
+// observers learn of an election's transitions: hooks, Watch channels, the
+// contexts Run leads under, metrics. An election with none has a nil
+// *observers, which does nothing: a plain held election pays for none.
 type observers struct {
 	hooks          []*hookRunner
 	metrics        []observe.Observer
@@ -20,7 +18,6 @@ type observers struct {
 	leadershipEnds []context.CancelCauseFunc
 }
 
-// newObservers returns the observers cfg names, nil when none.
 func newObservers(cfg *config) *observers {
 	if len(cfg.hooks) == 0 && len(cfg.observers) == 0 {
 		return nil
@@ -32,14 +29,12 @@ func newObservers(cfg *config) *observers {
 	return o
 }
 
-// timed reports whether anyone reads a transition's time: reading the
-// clock is a fair part of a call's cost.
+// timed: someone reads a transition's time (the clock is a fair part of a
+// call's cost).
 func (o *observers) timed() bool {
 	return o != nil && len(o.hooks)+len(o.watchers)+len(o.metrics) != 0
 }
 
-// publish hands t to every observer; deadline is the lease's, for the
-// metrics. None of them blocks.
 func (o *observers) publish(t Transition, deadline time.Time) {
 	if o == nil {
 		return
@@ -58,7 +53,6 @@ func (o *observers) publish(t Transition, deadline time.Time) {
 	}
 }
 
-// gaveUp tells the metrics that ReleaseLock found nothing to release.
 func (o *observers) gaveUp() {
 	if o == nil {
 		return
@@ -68,7 +62,6 @@ func (o *observers) gaveUp() {
 	}
 }
 
-// leadUntilEnd has cancel called, with the reason, when leadership ends.
 func (o *observers) leadUntilEnd(cancel context.CancelCauseFunc) {
 	o.leadershipEnds = append(o.leadershipEnds, cancel)
 }
@@ -91,7 +84,6 @@ func (o *observers) watch(w *watcher) {
 	o.watchers[w] = struct{}{}
 }
 
-// unwatch closes w's channel, once.
 func (o *observers) unwatch(w *watcher) {
 	if _, ok := o.watchers[w]; !ok {
 		return
@@ -101,7 +93,6 @@ func (o *observers) unwatch(w *watcher) {
 	close(w.ch)
 }
 
-// unwatchAll closes every Watch channel, for Close.
 func (o *observers) unwatchAll() {
 	if o == nil {
 		return
@@ -111,8 +102,7 @@ func (o *observers) unwatchAll() {
 	}
 }
 
-// waitHooks returns once every transition published has been delivered
-// to the hooks; nothing may be published any more.
+// waitHooks is for Close, once nothing can be published.
 func (o *observers) waitHooks() {
 	if o == nil {
 		return

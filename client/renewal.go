@@ -6,7 +6,6 @@ import (
 	"github.com/quorum-quest/client-go/fsm"
 )
 
-// startKeepAlive serves StartKeepAlive.
 func (e *election) startKeepAlive(ctx context.Context) error {
 	e.mu.lock()
 	defer e.mu.unlock()
@@ -35,15 +34,13 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	return nil
 }
 
-// stopKeepAlive serves StopKeepAlive.
 func (e *election) stopKeepAlive() {
 	e.mu.lock()
 	defer e.mu.unlock()
 	e.stopKeepAliveLocked()
 }
 
-// renew runs on the goroutine of ka's timer for schedule n: it sends
-// KeepAlive if that is still the renewal due.
+// renew runs on the goroutine of ka's timer for schedule n.
 func (e *election) renew(ka *keepAlive, n uint64) {
 	defer e.bg.renewals.Done()
 	e.mu.lock()

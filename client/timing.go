@@ -32,8 +32,6 @@ type Timing struct {
 // options opts. The errors are those of NewQuorumQuestClient for ttl and
 // opts.
 func TimingFor(ttl time.Duration, opts ...Option) (Timing, error) {
-	// The lock and address play no part in timing; newConfig wants them
-	// only to validate a whole client.
 	cfg, err := newConfig("timing", "timing", ttl, "timing", opts)
 	if err != nil {
 		return Timing{}, err
@@ -60,9 +58,8 @@ func (c *config) timing() Timing {
 // it just gave up, since the server keeps no queue.
 func (t Timing) StandAside(rtt time.Duration) time.Duration { return t.RetryInterval + rtt }
 
-// The keep-alive schedule: each renewal comes a jittered interval after
-// the last success, and a failed one is retried after an exponential
-// backoff starting at a tenth of the interval.
+// Each renewal comes a jittered interval after the last success; a failed
+// one is retried after a backoff starting at a tenth of the interval.
 const (
 	keepAliveJitterMin = 0.9
 	keepAliveJitterMax = 1.1
