@@ -61,8 +61,7 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 	return acquireReply{leading: e.isLeader(), err: cl.ended}
 }
 
-// finishCallLocked feeds the result of the call in flight to the machine,
-// answers its callers and schedules keep-alive's next renewal.
+// finishCallLocked feeds a result to the machine, its callers and keep-alive.
 func (e *election) finishCallLocked(res transport.Result) acquireReply {
 	// A grant whose lease ran out while it waited for the mutex is a failed
 	// call (ErrLateGrant).

@@ -33,7 +33,6 @@ type acquireReply struct {
 	err     error
 }
 
-// begin makes a new call the one whose result counts.
 func (c *calls) begin(renewal *keepAlive) *call {
 	cl := &call{renewal: renewal}
 	c.current = cl
@@ -42,7 +41,6 @@ func (c *calls) begin(renewal *keepAlive) *call {
 	return cl
 }
 
-// share returns a channel for the outcome of the call in flight, if any.
 func (c *calls) share() chan acquireReply {
 	if c.current == nil {
 		return nil

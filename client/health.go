@@ -29,16 +29,11 @@ var ErrUnhealthy = errors.New("quorumquest: unhealthy")
 //     has reached the server since;
 //   - it is closed.
 //
-// A call reaches the server when it is answered, whether the lock is
-// granted or held by another client. The verdict turns healthy again at
-// the first call that reaches the server. A client that makes no calls
-// (not campaigning) stays as it was: health judges the calls the client
-// makes, not whether it is asked to make any.
+// The verdict turns healthy at the first call answered, granted or not. A
+// client that makes no calls stays as it was.
 //
-// Pick the tolerance to ride out the failures the client is built to
-// absorb: a few TTLs (three is a good default) is longer than any lease,
-// so a leader's failing renewals alone, which end its leadership within a
-// TTL, never trip it; the expiry rule covers them.
+// A tolerance of a few TTLs (three is a good default) outlasts any lease,
+// so a leader's failing renewals alone never trip it: the expiry rule does.
 type HealthCheck struct {
 	tolerance time.Duration
 

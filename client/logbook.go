@@ -5,8 +5,7 @@ import (
 	"log/slog"
 )
 
-// logbook holds the diagnostics noted under the election's mutex until
-// guard.unlock writes them to the user's logger.
+// logbook holds what is noted under the mutex until guard.unlock logs it.
 type logbook struct {
 	logger  *slog.Logger
 	silent  bool // the logger discards everything: note nothing

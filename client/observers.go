@@ -29,8 +29,7 @@ func newObservers(cfg *config) *observers {
 	return o
 }
 
-// timed: someone reads a transition's time (the clock is a fair part of a
-// call's cost).
+// timed: someone reads t.At (the clock is a fair part of a call's cost).
 func (o *observers) timed() bool {
 	return o != nil && len(o.hooks)+len(o.watchers)+len(o.metrics) != 0
 }

@@ -2,26 +2,21 @@ package client
 
 import "time"
 
-// Timing is the schedule a client keeps for a TTL and a set of options:
-// how much of a lease it trusts and when it renews and campaigns again.
-// Programs that act on leadership by the clock, as the quorum-quest
-// command stops its child before the lease's deadline, derive their bounds
-// from it instead of repeating the library's arithmetic.
+// Timing is the schedule a client keeps for a TTL and options. Programs
+// that act on leadership by the clock (the quorum-quest command) derive
+// their bounds from it instead of repeating the library's arithmetic.
 type Timing struct {
-	// UsableLease is how long after a request was sent the client trusts
-	// the lease that request was granted: the TTL less clock drift and
-	// the safety margin (WithClockDrift, WithSafetyMargin).
+	// UsableLease is how long after sending a request the client trusts
+	// its grant: the TTL less drift and margin (WithClockDrift, WithSafetyMargin).
 	UsableLease time.Duration
-	// KeepAliveInterval is the renewal period before jitter
-	// (WithKeepAliveInterval).
+	// KeepAliveInterval is the renewal period before jitter.
 	KeepAliveInterval time.Duration
 	// RetryAfterFailureBy bounds the time from sending a renewal that is
 	// granted to sending the retry of the next renewal, should that one
 	// fail at once: the interval at its longest jitter plus the first
 	// backoff step.
 	RetryAfterFailureBy time.Duration
-	// RetryInterval is how often a follower asks for the lock
-	// (WithRetryInterval).
+	// RetryInterval is how often a follower asks for the lock.
 	RetryInterval time.Duration
 	// CallTimeout bounds every acquisition and renewal: the request
 	// timeout, or the usable lease when shorter (WithRequestTimeout).

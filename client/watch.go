@@ -7,15 +7,11 @@ import "context"
 const WatchBuffer = 64
 
 // Watch returns a channel that receives the client's transitions from now
-// on, in order. The channel is closed when ctx ends or once the client has
-// closed (after the transition to closed). Watch never blocks the machine:
-// when a reader falls more than WatchBuffer transitions behind, the oldest
-// undelivered ones are dropped, so a slow reader can miss intermediate
-// transitions but always receives the most recent one. Use
-// WithTransitionHook to see every transition without loss. After Close,
-// and for a nil ctx (a bad argument, with no error to report it by), Watch
-// returns a closed channel; so it does on a client not made by
-// NewQuorumQuestClient.
+// on, in order, closed when ctx ends or after the transition to closed. It
+// never blocks the machine: a reader more than WatchBuffer transitions
+// behind loses the oldest, but always receives the latest (WithTransitionHook
+// loses none). After Close, for a nil ctx or on a client not made by
+// NewQuorumQuestClient, the channel is closed at once.
 func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
 	if q.unmade() {
 		ch := make(chan Transition)
@@ -25,7 +21,6 @@ func (q *QuorumQuestClient) Watch(ctx context.Context) <-chan Transition {
 	return q.e.watch(ctx)
 }
 
-// watch serves Watch.
 func (e *election) watch(ctx context.Context) <-chan Transition {
 	w := &watcher{ch: make(chan Transition, WatchBuffer)}
 	e.mu.lock()
