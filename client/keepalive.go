@@ -15,36 +15,23 @@ import (
 type keepAlive struct {
 	ctx       context.Context // the caller's: renewals are sent under it
 	interval  time.Duration
-	next      *time.Timer // nil when no renewal is scheduled
-	scheduled uint64      // numbers the schedules: a stale timer sees it
-	backoff   *backoff.ExponentialBackOff
-	rng       *rand.Rand      // the election's, seeded from the client ID
-	renewals  *sync.WaitGroup // timers set and renewals running, for Close
+	next      *time.Timer                 // nil when no renewal is scheduled
+	scheduled uint64                      // numbers the schedules: a stale timer sees it
+	backoff   *backoff.ExponentialBackOff // made by the first failure
+	rng       *rand.Rand                  // the election's, seeded from the client ID
+	renewals  *sync.WaitGroup             // timers set and renewals running, for Close
 	renew     func(ka *keepAlive, schedule uint64)
 	unwatch   func() bool // nil when ctx never ends
 }
 
 func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, renewals *sync.WaitGroup, renew func(*keepAlive, uint64)) *keepAlive {
-	return &keepAlive{
-		ctx:      ctx,
-		interval: interval,
-		backoff: backoff.NewExponentialBackOff(
-			backoff.WithInitialInterval(firstBackoff(interval)),
-			backoff.WithMaxInterval(interval/2),
-			backoff.WithMaxElapsedTime(0),
-			// rng jitters instead: timings replay from the client ID
-			backoff.WithRandomizationFactor(0),
-		),
-		rng:      rng,
-		renewals: renewals,
-		renew:    renew,
-	}
+	return &keepAlive{ctx: ctx, interval: interval, rng: rng, renewals: renewals, renew: renew}
 }
 
 // succeeded schedules the next renewal a jittered interval from now, so
 // that clients started together do not renew in lockstep.
 func (ka *keepAlive) succeeded() {
-	ka.backoff.Reset()
+	ka.backoff = nil
 	jitter := keepAliveJitterMin + (keepAliveJitterMax-keepAliveJitterMin)*ka.rng.Float64()
 	ka.schedule(time.Duration(float64(ka.interval) * jitter))
 }
@@ -52,6 +39,14 @@ func (ka *keepAlive) succeeded() {
 // failed schedules a retry after half to all of the next backoff step. It
 // never gives up: the lease deadline ends a failing keep-alive.
 func (ka *keepAlive) failed() {
+	if ka.backoff == nil {
+		ka.backoff = backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(firstBackoff(ka.interval)),
+			backoff.WithMaxInterval(ka.interval/2),
+			backoff.WithMaxElapsedTime(0),
+			backoff.WithRandomizationFactor(0), // rng jitters: timings replay from the client ID
+		)
+	}
 	step := ka.backoff.NextBackOff()
 	ka.schedule(step/2 + time.Duration(ka.rng.Int64N(int64(step/2)+1)))
 }
