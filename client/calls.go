@@ -37,7 +37,7 @@ func (c *calls) begin(renewal *keepAlive) *call {
 	cl := &call{renewal: renewal}
 	c.current = cl
 	c.grantsAsked++
-	c.serverMayHold = true
+	c.serverMayHold = true // from here the server may grant, whatever we hear
 	return cl
 }
 

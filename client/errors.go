@@ -43,10 +43,10 @@ func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
 // lease's local deadline passed without a renewal.
 var ErrLeaseExpired = errors.New("quorumquest: lease expired before it was renewed")
 
-// ErrInvalidArgument: a bad argument to a method, such as a nil lead.
+// ErrInvalidArgument is returned for a bad argument, such as a nil lead.
 var ErrInvalidArgument = errors.New("quorumquest: invalid argument")
 
-// ErrLateGrant: the server's grant arrived after its lease had run out
+// ErrLateGrant is a grant that arrived after its lease had run out
 // locally. The client never leads on it; TryAcquireLock returns it, the
 // transition back to follower records it, Campaign and Run try again.
 var ErrLateGrant = transport.ErrLateGrant
