@@ -2,29 +2,25 @@ package client
 
 import "time"
 
-// alarm is the timer of the lease deadline, which each renewal moves and
-// which is seldom reached. It fires no later than the
-// earliest deadline set since it last fired, and is moved only for an
-// earlier one; whoever it calls looks at the deadline that holds then, acts
-// if it has passed and otherwise sets the alarm again for it.
-//
-// An alarm belongs to its election: every method is called with e.mu held.
+// alarm is the timer of the lease deadline, which every renewal moves and
+// which is seldom reached: it is moved only for an earlier deadline, and
+// its function sets it again for a later one that holds when it fires.
+// Its methods are called with the election's mutex held.
 type alarm struct {
 	timer *time.Timer
-	at    time.Time // when timer fires; zero once it has fired or stopped
-	// awaited is set by Close for a callback that fired before Close
-	// stopped the alarm and has yet to run (background.go).
+	at    time.Time // zero once fired or stopped
+	// awaited: Close stopped the alarm after it fired, and waits for its
+	// function, which has yet to run.
 	awaited bool
 }
 
-// newAlarm returns a stopped alarm that calls f, on a goroutine of its own.
 func newAlarm(f func()) alarm {
 	t := time.AfterFunc(time.Hour, f)
 	t.Stop()
 	return alarm{timer: t}
 }
 
-// setBy makes the alarm fire by deadline d at the latest.
+// setBy makes the alarm fire by d at the latest.
 func (a *alarm) setBy(d time.Time) {
 	if a.at.IsZero() || d.Before(a.at) {
 		a.at = d
@@ -32,17 +28,16 @@ func (a *alarm) setBy(d time.Time) {
 	}
 }
 
-// fired is called by the alarm's function, before it looks at what is due.
-// It reports whether Close waits for the function to end.
+// fired is called first by the alarm's function; it reports whether Close
+// already counted the function.
 func (a *alarm) fired() (awaited bool) {
 	a.at = time.Time{}
 	awaited, a.awaited = a.awaited, false
 	return awaited
 }
 
-// stop stops the alarm, for good unless it is set again, and reports
-// whether it had fired with its function still to call fired: at is set
-// until then, and the function needs e.mu, which the caller holds.
+// stop stops the alarm and reports whether its function is pending: fired
+// and not yet run, since it needs the mutex the caller holds.
 func (a *alarm) stop() (pending bool) {
 	pending = !a.timer.Stop() && !a.at.IsZero()
 	a.at = time.Time{}

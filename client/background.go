@@ -1,51 +1,62 @@
 package client
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
-// callbackStarted is called first by every callback of the election, on
-// the callback's goroutine. It calls e.onCallback, which only tests set, to
-// hold a callback there and see that Close waits for it.
-func (e *election) callbackStarted() {
-	if f := e.onCallback.Load(); f != nil {
-		(*f)()
-	}
+// background counts what an election runs on goroutines of its own, hooks
+// aside, for Close to wait for: renewals, the expiry alarm's function and
+// callbacks of contexts. Methods are called with the election's mutex.
+type background struct {
+	renewals      sync.WaitGroup // see keepAlive
+	callbacks     sync.WaitGroup
+	untilClose    context.Context // made by a release, ended by Close
+	endUntilClose context.CancelFunc
 }
 
-// afterFuncLocked is context.AfterFunc for the election's callbacks, which
-// run on goroutines of their own: e.callbacks counts them so that Close,
-// once nothing can start one, waits for those started (else goleak sees a
-// leak). stop prevents f if it has not started; e must not be closed.
-func (e *election) afterFuncLocked(ctx context.Context, f func()) (stop func() bool) {
-	e.callbacks.Add(1)
+// afterFunc is context.AfterFunc, counted: Close waits for the callbacks
+// started (goleak would see them). The election must not be closed.
+func (b *background) afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	b.callbacks.Add(1)
 	unregister := context.AfterFunc(ctx, func() {
-		defer e.callbacks.Done()
-		e.callbackStarted()
+		defer b.callbacks.Done()
 		f()
 	})
 	return func() bool {
 		if unregister() {
-			e.callbacks.Done()
+			b.callbacks.Done()
 			return true
 		}
 		return false
 	}
 }
 
-// awaitAlarmsLocked stops the expiry alarm for good; Close waits for a callback
-// that has fired but not yet taken e.mu.
-func (e *election) awaitAlarmsLocked() {
-	for _, a := range []*alarm{&e.expiry} {
-		if a.stop() {
-			e.callbacks.Add(1)
-			a.awaited = true
-		}
+func (b *background) closing() context.Context {
+	if b.untilClose == nil {
+		b.untilClose, b.endUntilClose = context.WithCancel(context.Background())
+	}
+	return b.untilClose
+}
+
+// close ends closing's context and stops the alarm; one that fired and has
+// yet to run is counted.
+func (b *background) close(a *alarm) {
+	if b.endUntilClose != nil {
+		b.endUntilClose()
+	}
+	if a.stop() {
+		b.callbacks.Add(1)
+		a.awaited = true
 	}
 }
 
-// alarmDone is called by an alarm's callback, with e.mu held, once the
-// alarm has reported firing: the callback's end is what Close waits for.
-func (e *election) alarmDone(awaited bool) {
-	if awaited {
-		e.callbacks.Done()
+// alarmStarted counts an alarm's function, once it holds the mutex, until
+// alarmEnded, after its logging: its logger is user code.
+func (b *background) alarmStarted(a *alarm) {
+	if !a.fired() {
+		b.callbacks.Add(1)
 	}
 }
+
+func (b *background) alarmEnded() { b.callbacks.Done() }

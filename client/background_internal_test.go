@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -14,74 +15,110 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// holdingHandler is a logger's handler that holds the first record hold
+// picks until let go: user code, run by whichever goroutine of the client
+// writes the record.
+type holdingHandler struct {
+	hold    func(slog.Record) bool
+	held    chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *holdingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *holdingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *holdingHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h *holdingHandler) Handle(_ context.Context, r slog.Record) error {
+	if !h.hold(r) {
+		return nil
+	}
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		h.held <- struct{}{}
+		<-h.release
+	}
+	return nil
+}
+
+// transitionOn picks the record of a transition made by event ev.
+func transitionOn(ev Event) func(slog.Record) bool {
+	return func(r slog.Record) bool {
+		found := false
+		r.Attrs(func(a slog.Attr) bool {
+			found = a.Key == "event" && a.Value.String() == ev.String()
+			return !found
+		})
+		return r.Message == "quorumquest: transition" && found
+	}
+}
+
 // Guarantee (Close's doc): Close returns once no goroutine of the client is
-// left, including the callbacks an election runs on goroutines of their
-// own. Each case starts one such callback and holds it at its start, then
-// closes the client: Close must wait for the callback, and return once it
-// is let go. Without the wait, Close returns while the callback is held.
-// (A caller's context ending and a call's deadline end the call through
-// the context package itself, with no callback of the election.)
-func TestCloseWaitsForStartedCallbacks(t *testing.T) {
-	cases := map[string]func(t *testing.T, q *QuorumQuestClient, srv *qqtest.Server){
-		"keep-alive's context ends": func(t *testing.T, q *QuorumQuestClient, _ *qqtest.Server) {
+// left. Each case holds a goroutine the client started in the user's code,
+// its logger, then closes the client: Close must wait for that goroutine
+// and return once it is let go. (A caller's context ending, or a call's
+// deadline, ends the call through the context package, on no goroutine of
+// the client's: the renewal that sent it is what is waited for.)
+func TestCloseWaitsForItsGoroutinesInUserCode(t *testing.T) {
+	cases := map[string]struct {
+		hold  func(slog.Record) bool
+		start func(t *testing.T, q *QuorumQuestClient, srv *qqtest.Server)
+	}{
+		"the lease expires": {transitionOn(EventExpire), func(t *testing.T, q *QuorumQuestClient, _ *qqtest.Server) {
+			q.StopKeepAlive()
+			time.Sleep(15 * time.Second) // virtual: the expiry alarm fires
+		}},
+		"a renewal times out": {
+			func(r slog.Record) bool { return r.Message == "quorumquest: renewal failed; retrying" },
+			func(t *testing.T, q *QuorumQuestClient, srv *qqtest.Server) {
+				srv.Pause()
+				time.Sleep(11 * time.Second) // virtual: a renewal is sent by 5.5 s and times out 5 s later
+			}},
+		"keep-alive's context ends during a renewal": {transitionOn(EventFailed), func(t *testing.T, q *QuorumQuestClient, srv *qqtest.Server) {
 			q.StopKeepAlive() // Campaign's keep-alive outlives every context
 			ctx, cancel := context.WithCancel(context.Background())
 			if err := q.StartKeepAlive(ctx); err != nil {
 				t.Fatal(err)
 			}
-			cancel()
-		},
-		"a Watch's context ends": func(t *testing.T, q *QuorumQuestClient, _ *qqtest.Server) {
-			ctx, cancel := context.WithCancel(context.Background())
-			q.Watch(ctx)
-			cancel()
-		},
-		"the lease expires": func(t *testing.T, q *QuorumQuestClient, _ *qqtest.Server) {
-			q.StopKeepAlive()
-			time.Sleep(15 * time.Second) // virtual: the expiry alarm fires
-		},
-		"Close ends a release in flight": func(t *testing.T, q *QuorumQuestClient, srv *qqtest.Server) {
 			srv.Pause()
-			go q.ReleaseLock(context.Background())
-			synctest.Wait() // sent, and held by the pause
-			// Close's own end of the election's lifetime starts the
-			// release's callback, which is held before Close waits.
-		},
+			time.Sleep(6 * time.Second) // virtual: the first renewal is sent, and held
+			if q.State() != StateRefreshing {
+				t.Fatalf("state %s; want a renewal in flight", q.State())
+			}
+			cancel()
+		}},
 	}
-	for name, start := range cases {
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
+				h := &holdingHandler{hold: c.hold, held: make(chan struct{}, 1), release: make(chan struct{})}
+				var once sync.Once
+				letGo := func() { once.Do(func() { close(h.release) }) }
+				defer letGo() // also when the test fails: the bubble must end
 				srv := qqtest.NewUnstartedServer()
 				defer srv.Resume()
 				q, err := NewQuorumQuestClient("billing", "production", 15*time.Second, "",
-					WithServerStub(srv.Stub()), WithClientID("a"), WithCloseTimeout(time.Second))
+					WithServerStub(srv.Stub()), WithClientID("a"), WithCloseTimeout(time.Second), WithLogger(slog.New(h)))
 				if err != nil {
 					t.Fatal(err)
 				}
 				if err := q.Campaign(context.Background()); err != nil {
 					t.Fatal(err)
 				}
-				held, release := make(chan struct{}, 16), make(chan struct{})
-				var once sync.Once
-				letGo := func() { once.Do(func() { close(release) }) }
-				defer letGo() // also when the test fails: the bubble must end
-				hold := func() {
-					held <- struct{}{}
-					<-release
+				c.start(t, q, srv)
+				synctest.Wait()
+				if len(h.held) == 0 {
+					t.Fatal("no goroutine of the client is held in the logger")
 				}
-				q.e.onCallback.Store(&hold)
-				start(t, q, srv)
 				closed := make(chan error, 1)
 				go func() { closed <- q.Close() }()
 				// Virtual time, past every bound of Close's own work (its
 				// release to a paused server ends at the close timeout).
 				time.Sleep(time.Minute)
-				if len(held) == 0 {
-					t.Fatal("no callback started")
-				}
 				select {
 				case <-closed:
-					t.Fatal("Close returned while a callback it started or found started was still held")
+					t.Fatal("Close returned while a goroutine it started was still in the logger")
 				default:
 				}
 				letGo()
@@ -89,6 +126,43 @@ func TestCloseWaitsForStartedCallbacks(t *testing.T) {
 			})
 		})
 	}
+}
+
+// Guarantee (Close's doc), for the callbacks of contexts (a Watch's or a
+// keep-alive's context ending, Close cutting a release short), which run
+// no user code: every one is started through the election's background,
+// and Close waits for those that started. The case holds one at its start.
+func TestCloseWaitsForStartedCallbacks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, err := NewQuorumQuestClient("billing", "production", 15*time.Second, "",
+			WithServerStub(qqtest.NewUnstartedServer().Stub()), WithClientID("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, release := make(chan struct{}, 1), make(chan struct{})
+		ctx, cancel := context.WithCancel(context.Background())
+		q.e.mu.lock()
+		q.e.bg.afterFunc(ctx, func() {
+			held <- struct{}{}
+			<-release
+		})
+		q.e.mu.unlock()
+		cancel()
+		<-held
+		closed := make(chan error, 1)
+		go func() { closed <- q.Close() }()
+		time.Sleep(time.Minute) // virtual
+		select {
+		case <-closed:
+			close(release)
+			t.Fatal("Close returned while a callback it started was still held")
+		default:
+		}
+		close(release)
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // stuckStub never answers TryAcquireLock, whatever its context says, until

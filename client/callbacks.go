@@ -18,9 +18,8 @@ type Callbacks interface {
 	OnLeaderLost()
 }
 
-// WithCallbacks calls cb's methods on the transitions they describe. They
-// are delivered like a transition hook (WithTransitionHook): in order, once,
-// on a goroutine of their own.
+// WithCallbacks calls cb's methods on the transitions they describe, as a
+// transition hook is called (WithTransitionHook).
 func WithCallbacks(cb Callbacks) Option {
 	return func(c *config) error {
 		if nilness.IsNil(cb) {

@@ -8,16 +8,12 @@ import (
 	"time"
 )
 
-// Campaign blocks until this client leads, then keeps its lease alive in
-// the background, as StartKeepAlive does, until leadership ends,
-// StopKeepAlive or Close. While another client leads it retries
-// TryAcquireLock every retry interval (WithRetryInterval, default a tenth of
-// the TTL, jittered to between 80% and 100% of it); failed calls are retried
-// the same way.
+// Campaign blocks until this client leads, then keeps its lease alive as
+// StartKeepAlive does. Until then it retries TryAcquireLock every retry
+// interval (WithRetryInterval, jittered to 80-100% of it).
 //
-// It returns nil once leading, ctx's error when ctx ends first, and
-// ErrClosed when the client is closed. Keep-alive outlives ctx: ctx bounds
-// only the wait for leadership.
+// It returns nil once leading, ctx's error when ctx ends first, ErrClosed
+// after Close. ctx bounds only the wait: keep-alive outlives it.
 func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
 	if err := q.badCall("Campaign", ctx); err != nil {
 		return err
@@ -53,21 +49,15 @@ func (q *QuorumQuestClient) Campaign(ctx context.Context) error {
 	}
 }
 
-// Run campaigns for leadership and, while leading, runs lead with a context
-// that is cancelled the moment leadership ends: lost, released, the client
-// closed, or ctx done. context.Cause of that context says why; it matches
-// ErrNotLeader when leadership ended (ErrClosed instead when Close came
-// between the win and the start of lead).
+// Run campaigns and, while leading, runs lead with a context cancelled the
+// moment leadership ends (lost, released, closed, or ctx done); its
+// context.Cause matches ErrNotLeader, or ErrClosed.
 //
-// When lead returns on its own, Run hands the lock over: it releases it and
-// waits one retry interval, plus the release's round trip, before it
-// campaigns again, so that any candidate retrying at least that often
-// (Run and Campaign with the same retry interval do) takes over first. When lead
-// returns because leadership was lost, Run campaigns again. When ctx ends,
-// Run releases the lock if it holds it, a graceful handover bounded by
-// WithCloseTimeout, and returns ctx's error. After Close it returns
-// ErrClosed. lead must return soon after its context is cancelled: until it
-// does, Run cannot hand over or campaign.
+// When lead returns on its own, Run releases the lock and stands aside for
+// Timing.StandAside, so that a candidate retrying as often takes over; when
+// leadership was lost, it campaigns again. When ctx ends, Run releases the
+// lock within WithCloseTimeout and returns ctx's error; after Close,
+// ErrClosed. lead must return soon after its context ends.
 func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Context)) error {
 	if err := q.badCall("Run", ctx); err != nil {
 		return err
@@ -106,8 +96,7 @@ func (q *QuorumQuestClient) Run(ctx context.Context, lead func(ctx context.Conte
 	}
 }
 
-// standAside waits, after Run released the lock because lead returned, for
-// the other candidates to take it first (Timing.StandAside says how long).
+// standAside lets the other candidates take the lock Run just handed over.
 func (q *QuorumQuestClient) standAside(ctx context.Context, rtt time.Duration) error {
 	wait := time.NewTimer(q.cfg.timing().StandAside(rtt))
 	defer wait.Stop()

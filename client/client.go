@@ -87,19 +87,14 @@ func (q *QuorumQuestClient) ClientID() string {
 	return q.cfg.clientID
 }
 
-// unmade reports whether q is nil or a zero value rather than a client
-// NewQuorumQuestClient returned. Such a client has no election to delegate
-// to: its methods that return errors report ErrInvalidArgument, the others
-// answer as a closed client would, and none panics.
+// unmade reports whether q is nil or a zero value: its methods then report
+// ErrInvalidArgument or answer as a closed client would, and never panic.
 func (q *QuorumQuestClient) unmade() bool { return q == nil || q.e == nil }
 
-// unmadeError is the error of method called on an unmade client.
 func unmadeError(method string) error {
 	return fmt.Errorf("%w: %s on a QuorumQuestClient not made by NewQuorumQuestClient", ErrInvalidArgument, method)
 }
 
-// badCall is the error of a method called on an unmade client, or given a
-// nil context; nil when neither.
 func (q *QuorumQuestClient) badCall(method string, ctx context.Context) error {
 	if q.unmade() {
 		return unmadeError(method)
@@ -110,15 +105,11 @@ func (q *QuorumQuestClient) badCall(method string, ctx context.Context) error {
 	return nil
 }
 
-// TryAcquireLock asks the server for the lock once and reports whether this
-// client leads afterwards. While leading, it renews the lease instead. When
-// a call is already in flight (another TryAcquireLock, or a keep-alive
-// renewal), it waits for that call's outcome rather than sending a second.
-//
-// The boolean always tells whether the client leads when the call returns;
-// the error says the call to the server failed (the lease, if any, still
-// runs until its deadline), or ctx ended, or the client is closed
-// (ErrClosed).
+// TryAcquireLock asks the server for the lock once (while leading, it
+// renews) and reports whether this client leads when it returns. A call
+// already in flight, TryAcquireLock or renewal, is shared, not repeated.
+// The error says the call failed (a lease still runs to its deadline), ctx
+// ended, or the client is closed (ErrClosed).
 func (q *QuorumQuestClient) TryAcquireLock(ctx context.Context) (bool, error) {
 	if err := q.badCall("TryAcquireLock", ctx); err != nil {
 		return false, err
@@ -141,16 +132,11 @@ func (q *QuorumQuestClient) ReleaseLock(ctx context.Context) error {
 	return q.e.release(ctx)
 }
 
-// StartKeepAlive renews the lease in the background, about every third of
-// the TTL (see WithKeepAliveInterval), until StopKeepAlive, Close, the end of
-// ctx, or the end of leadership, whichever comes first. Failed renewals are
-// retried with exponential backoff while the lease lasts; a refusal from the
-// server ends leadership at once.
-//
-// It returns ErrNotLeader when the client holds no valid lease,
-// ErrKeepAliveRunning when keep-alive already runs, and ErrClosed after
-// Close. After leadership ends, keep-alive must be started again for the
-// next lease.
+// StartKeepAlive renews the lease in the background (WithKeepAliveInterval)
+// until StopKeepAlive, Close, the end of ctx or of leadership. Failed
+// renewals are retried with backoff while the lease lasts; a refusal ends
+// leadership at once. It returns ErrNotLeader without a valid lease,
+// ErrKeepAliveRunning, or ErrClosed; each lease needs its own start.
 func (q *QuorumQuestClient) StartKeepAlive(ctx context.Context) error {
 	if err := q.badCall("StartKeepAlive", ctx); err != nil {
 		return err
@@ -169,10 +155,8 @@ func (q *QuorumQuestClient) StopKeepAlive() {
 	q.e.stopKeepAlive()
 }
 
-// IsLeader reports whether this client holds the lock now: its machine is
-// leading and the lease's local deadline has not passed. The deadline is
-// checked here as well as in the machine, so a busy process never reports
-// a lease that has run out.
+// IsLeader reports whether this client holds the lock now: its machine
+// leads and the lease's local deadline, checked here too, has not passed.
 func (q *QuorumQuestClient) IsLeader() bool { return !q.unmade() && q.e.isLeader() }
 
 // GetRemainingLease returns how long the current lease is trusted for, as

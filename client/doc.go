@@ -3,38 +3,38 @@
 // for a TTL and kept by keep-alives.
 //
 // A QuorumQuestClient is a thin facade over an explicit state machine
-// (package fsm, drawn in docs/state-diagram.md). The machine has one owner
-// at a time, whoever holds the client's mutex: the public methods, the
-// results of calls to the server and the expiry and keep-alive timers each
-// apply their event under it, and readers use the snapshot published after
-// every transition. Calls to the server are made outside the mutex, in the
-// order they were started. Every change of leadership is therefore one
-// transition of that machine, in one order, observable through
-// WithTransitionHook.
+// (package fsm, drawn in docs/state-diagram.md) with one owner at a time:
+// public methods, call results and timers apply their events under the
+// client's mutex, calls to the server are made outside it in the order they
+// were started, and readers use the snapshot published after every
+// transition. Every change of leadership is one transition, in one order,
+// observable through WithTransitionHook.
 //
-// IsLeader is true only while the machine is leading and the lease's local
+// IsLeader is true only while the machine leads and the lease's local
 // deadline, measured from when the request was sent and shortened for clock
-// drift and a safety margin, has not passed. Because the server offers no
-// fencing token, work protected by leadership should still tolerate being
-// done twice in the rare case of a clock that drifts beyond the policy.
+// drift and a safety margin, has not passed. The server offers no fencing
+// token: work protected by leadership should tolerate being done twice
+// should a clock drift beyond the policy.
 package client
 
-// Inside the package, for whoever changes it. Each file owns one concern,
-// listed from the top down; election.go still calls back and forth with
-// keepalive.go, callcontext.go, hooks.go and watch.go (not yet one-way).
+// Inside the package: each file uses only the files listed below it.
 //
-//	client.go, campaign.go  the facade: argument checks, then election's methods
-//	election.go   election, the machine's owner: acquire, release, close,
-//	              the call in flight (callLocked) and unlock, the only way
-//	              out of e.mu, which flushes the log records noted under it
-//	keepalive.go  keepAlive: the renewal schedule, one time.AfterFunc per
-//	              renewal (no goroutine between renewals) and its backoff
-//	callcontext.go, turns.go  a call's context and deadline; calls leave in order
-//	alarm.go, background.go   timers and callbacks, and Close's wait for them
-//	hooks.go, watch.go, observe.go, leadership.go  the observers of transitions
-//	snapshot.go   the state and deadline published after every transition
+//	campaign.go, watch.go, client.go  the facade: checks, then the election
+//	renewal.go, acquire.go  keep-alive's and the user's calls; callLocked
+//	              sends one and turns its result into an event
+//	leadership.go, election.go  election: the owners below, Close, and
+//	              fireLocked, which applies an event and tells observers
+//	calls.go      calls: the call whose result counts, the one being sent,
+//	              their turns (turns.go), whether the server may hold
+//	keepalive.go  keepAlive: the renewal schedule, a timer per renewal
+//	observers.go  observers: hooks.go, watcher.go, leadership contexts and
+//	              metrics; nil while there are none
+//	background.go what Close waits for: renewals, the alarm, callbacks
+//	machine.go    machine: the state machine, snapshot.go, alarm.go
+//	guard.go      the mutex; its unlock writes what logbook.go noted
+//	the rest      configuration, types and errors
 //
-// e.mu guards every field of election below it, the keep-alive record, the
-// call in flight, its context, the turns and the alarms; functions called
-// with it held end in Locked. Read without it: the published snapshot
-// (atomic) and the configuration fixed at construction.
+// The mutex (guard) guards election and every owner in it; election's
+// methods that need it end in Locked, and the owners' methods all need it
+// (calls.awaitTurn and sendInTurn release it while they wait). Read without
+// it: the snapshot (an atomic pointer) and the configuration.

@@ -6,21 +6,17 @@ import (
 	"github.com/quorum-quest/client-go/transport"
 )
 
-// Errors returned by the client. Compare with errors.Is: the returned errors
-// wrap these with details.
+// Errors returned by the client, wrapped with details: use errors.Is.
 var (
 	// ErrClosed is returned by every call made after Close.
 	ErrClosed = errors.New("quorumquest: client is closed")
-	// ErrNotLeader is returned by StartKeepAlive when the client holds no
-	// valid lease.
+	// ErrNotLeader: StartKeepAlive found no valid lease.
 	ErrNotLeader = errors.New("quorumquest: not the leader")
-	// ErrKeepAliveRunning is returned by StartKeepAlive when keep-alive is
-	// already running.
+	// ErrKeepAliveRunning: StartKeepAlive found keep-alive running.
 	ErrKeepAliveRunning = errors.New("quorumquest: keep-alive already running")
 
-	// ErrInvalidConfig is matched by every error NewQuorumQuestClient
-	// returns for bad arguments or options; the more specific errors below
-	// match it too.
+	// ErrInvalidConfig matches every error NewQuorumQuestClient returns
+	// for bad arguments or options, as the errors below do.
 	ErrInvalidConfig = errors.New("quorumquest: invalid configuration")
 	// ErrEmptyService: the service name is empty.
 	ErrEmptyService = configError("quorumquest: service must not be empty")
@@ -36,8 +32,7 @@ var (
 	ErrInvalidOption = configError("quorumquest: invalid option")
 )
 
-// configError is a sentinel that also matches ErrInvalidConfig, so callers
-// can test for "any configuration problem" or for one in particular.
+// configError is a sentinel that also matches ErrInvalidConfig.
 type configError string
 
 func (e configError) Error() string { return string(e) }
@@ -48,13 +43,10 @@ func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
 // lease's local deadline passed without a renewal.
 var ErrLeaseExpired = errors.New("quorumquest: lease expired before it was renewed")
 
-// ErrInvalidArgument is returned for a bad argument to a method, such as a
-// nil function given to Run.
+// ErrInvalidArgument is returned for a bad argument, such as a nil lead.
 var ErrInvalidArgument = errors.New("quorumquest: invalid argument")
 
-// ErrLateGrant is returned by TryAcquireLock, and recorded on the
-// transition back to follower, when the server granted the lock but its
-// answer arrived after the lease it granted had run out locally. It is a
-// failed acquisition: the client never leads on such a grant, and
-// Campaign and Run simply try again.
+// ErrLateGrant is a grant that arrived after its lease had run out
+// locally. The client never leads on it; TryAcquireLock returns it, the
+// transition back to follower records it, Campaign and Run try again.
 var ErrLateGrant = transport.ErrLateGrant

@@ -29,29 +29,20 @@ var ErrUnhealthy = errors.New("quorumquest: unhealthy")
 //     has reached the server since;
 //   - it is closed.
 //
-// A call reaches the server when it is answered, whether the lock is
-// granted or held by another client. The verdict turns healthy again at
-// the first call that reaches the server. A client that makes no calls
-// (not campaigning) stays as it was: health judges the calls the client
-// makes, not whether it is asked to make any.
+// The verdict turns healthy at the first call answered, granted or not. A
+// client that makes no calls stays as it was.
 //
-// Pick the tolerance to ride out the failures the client is built to
-// absorb: a few TTLs (three is a good default) is longer than any lease,
-// so a leader's failing renewals alone, which end its leadership within a
-// TTL, never trip it; the expiry rule covers them.
+// A tolerance of a few TTLs (three is a good default) outlasts any lease,
+// so a leader's failing renewals alone never trip it: the expiry rule does.
 type HealthCheck struct {
 	tolerance time.Duration
 
-	mu       sync.Mutex
-	attached bool
-	// failingSince is when the current run of failed calls began; zero
-	// when the latest call reached the server.
-	failingSince time.Time
-	lastErr      error // the latest failed call's error
-	// expired is when a lease ran out during a run of failed calls; zero
-	// when none did, or a call has reached the server since.
-	expired time.Time
-	closed  bool
+	mu           sync.Mutex
+	attached     bool
+	failingSince time.Time // start of the current run of failed calls
+	lastErr      error
+	expired      time.Time // a lease ran out during that run
+	closed       bool
 }
 
 // NewHealthCheck returns a HealthCheck that reports a client unhealthy
@@ -83,8 +74,7 @@ func WithHealthCheck(h *HealthCheck) Option {
 	}
 }
 
-// reportLocked is the transition hook: every call's outcome is a transition
-// (granted, denied or failed), so the hook sees each one.
+// observe is the transition hook: every call's outcome is a transition.
 func (h *HealthCheck) observe(t Transition) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -92,9 +82,8 @@ func (h *HealthCheck) observe(t Transition) {
 	case fsm.Granted:
 		h.reached()
 	case fsm.Denied:
-		// Denied without an error, or with the server's "not ours", is an
-		// answer; with another error it is a call the server rejected
-		// (bad credentials, unknown method), which retrying does not fix.
+		// Denied with another error than "not ours" is a call the server
+		// rejected (bad credentials, unknown method): retrying cannot fix it.
 		if t.Err == nil || errors.Is(t.Err, transport.ErrNotHolder) {
 			h.reached()
 		} else {
@@ -103,9 +92,7 @@ func (h *HealthCheck) observe(t Transition) {
 	case fsm.Failed:
 		h.failed(t)
 	case fsm.Expire:
-		// A lease that runs out with a renewal in flight (Refreshing) or
-		// after failed ones means renewals are failing; one left to run
-		// out without renewals (no keep-alive) says nothing of health.
+		// Renewals failing, not a lease left to run out without keep-alive.
 		if t.From == fsm.Refreshing || !h.failingSince.IsZero() {
 			h.expired = t.At
 			if h.failingSince.IsZero() {
@@ -129,7 +116,7 @@ func (h *HealthCheck) failed(t Transition) {
 		h.failingSince = t.At
 	}
 	h.lastErr = t.Err
-	if h.lastErr == nil { // every failure carries its error; keep Check's message whole if one does not
+	if h.lastErr == nil { // keeps Check's message whole
 		h.lastErr = fmt.Errorf("%s -> %s on %s", t.From, t.To, t.Event)
 	}
 }

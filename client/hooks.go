@@ -6,13 +6,9 @@ import (
 	"sync"
 )
 
-// hookRunner hands transitions to one hook on a goroutine of its own, in
-// order, through a queue without bound: push never blocks, so the machine's
-// owner can never be stalled by a slow hook, and nothing is dropped. A
-// panic in the hook is recovered and logged.
-//
-// The goroutine runs only while there are transitions to deliver, so an
-// idle election costs no goroutine here (see docs/performance.md).
+// hookRunner hands transitions to one hook, in order, on a goroutine that
+// runs only while there are some to deliver. Its queue has no bound: a slow
+// hook never stalls the machine, and nothing is dropped.
 type hookRunner struct {
 	hook   func(Transition)
 	logger *slog.Logger
@@ -23,14 +19,10 @@ type hookRunner struct {
 	idle    sync.WaitGroup // done while no goroutine runs
 }
 
-// newHookRunner returns the runner of hook; its goroutine starts with the
-// first transition pushed.
 func newHookRunner(hook func(Transition), logger *slog.Logger) *hookRunner {
 	return &hookRunner{hook: hook, logger: logger}
 }
 
-// push queues t, starting the goroutine if it is not running; it never
-// blocks.
 func (h *hookRunner) push(t Transition) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -42,8 +34,7 @@ func (h *hookRunner) push(t Transition) {
 	}
 }
 
-// wait returns once every transition pushed so far has been delivered and
-// the goroutine has exited. Callers must stop pushing first.
+// wait returns once everything pushed has been delivered; stop pushing first.
 func (h *hookRunner) wait() { h.idle.Wait() }
 
 func (h *hookRunner) run() {

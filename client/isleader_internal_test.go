@@ -27,7 +27,7 @@ func TestIsLeaderChecksDeadlineWhenExpiryTimerCoincides(t *testing.T) {
 		}
 		defer q.Close()
 		deadline := time.Now().Add(time.Second)
-		q.e.snap.Store(snapshot{state: StateLeader, deadline: deadline})
+		q.e.m.snap.Store(snapshot{state: StateLeader, deadline: deadline})
 		if !q.IsLeader() || q.GetRemainingLease() != time.Second {
 			t.Fatalf("before the deadline: IsLeader %v, remaining %v", q.IsLeader(), q.GetRemainingLease())
 		}
@@ -35,6 +35,6 @@ func TestIsLeaderChecksDeadlineWhenExpiryTimerCoincides(t *testing.T) {
 		if q.IsLeader() || q.GetRemainingLease() != 0 {
 			t.Fatalf("at the deadline, state %s: IsLeader %v, remaining %v; want false, 0", q.State(), q.IsLeader(), q.GetRemainingLease())
 		}
-		q.e.snap.Store(snapshot{state: StateFollower}) // let Close see the truth
+		q.e.m.snap.Store(snapshot{state: StateFollower}) // let Close see the truth
 	})
 }

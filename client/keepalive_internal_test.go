@@ -102,7 +102,7 @@ func TestKeepAliveKeepsNoGoroutineBetweenRenewals(t *testing.T) {
 
 				end(t, q, cancel, srv)
 				loopEnded := make(chan struct{})
-				go func() { q.e.renewals.Wait(); close(loopEnded) }()
+				go func() { q.e.bg.renewals.Wait(); close(loopEnded) }()
 				synctest.Wait()
 				select {
 				case <-loopEnded:

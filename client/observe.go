@@ -2,9 +2,7 @@ package client
 
 import (
 	"fmt"
-	"time"
 
-	"github.com/quorum-quest/client-go/fsm"
 	"github.com/quorum-quest/client-go/internal/observe"
 )
 
@@ -47,20 +45,5 @@ func (c *config) buildObservers() error {
 func (c *config) closeObservers() {
 	for _, o := range c.observers {
 		o.Close()
-	}
-}
-
-// reportGaveUpLocked tells the observers that ReleaseLock found nothing to
-// release.
-func (e *election) reportGaveUpLocked() {
-	for _, o := range e.observers {
-		o.GaveUp()
-	}
-}
-
-// reportLocked hands a transition to the observers.
-func (e *election) reportLocked(t Transition, ev fsm.Event, deadline time.Time) {
-	for _, o := range e.observers {
-		o.Transition(observe.Transition{From: t.From, To: t.To, Event: ev, At: t.At, Deadline: deadline})
 	}
 }

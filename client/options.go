@@ -160,9 +160,8 @@ func WithCloseTimeout(d time.Duration) Option {
 }
 
 // WithKeepAliveInterval sets how often keep-alive renews the lease (default
-// a third of the TTL, jittered by up to 10%). It must be shorter than the
-// part of the lease the client trusts (see WithClockDrift and
-// WithSafetyMargin), or the lease would lapse between renewals.
+// a third of the TTL, jittered by up to 10%). It must fit in the usable
+// lease (Timing.UsableLease), or the lease would lapse between renewals.
 func WithKeepAliveInterval(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -193,12 +192,10 @@ func WithSafetyMargin(d time.Duration) Option {
 	}
 }
 
-// WithTransitionHook calls hook with every transition of the client's state
-// machine. It may be given several times; each hook runs on a goroutine of
-// its own and receives every transition exactly once, in order. A slow hook
-// delays only itself, and a hook that panics is recovered and logged, so no
-// hook can stall or break the machine. Close waits until every hook has
-// returned from the transition to closed, so a hook must not block forever.
+// WithTransitionHook calls hook with every transition of the client's
+// machine, once, in order, on a goroutine of the hook's own: a slow hook
+// delays only itself, a panic is recovered and logged. It may be given
+// several times. Close waits for every hook to return from the last one.
 func WithTransitionHook(hook func(Transition)) Option {
 	return func(c *config) error {
 		if hook == nil {
@@ -291,10 +288,8 @@ func (c *config) fillIntervals() error {
 	if c.retryInterval == 0 {
 		c.retryInterval = c.ttl / 10
 	}
-	// The jitter may stretch an interval by a tenth; it must still fit.
-	// Compared without adding, which overflows for intervals near the
-	// largest Duration and would let them pass. An interval of at least
-	// usable leaves the right side at 0 or below, so it is refused too.
+	// Jitter may stretch it by a tenth. Written without adding, which
+	// overflows near the largest Duration.
 	if c.keepAliveInterval/10 >= usable-c.keepAliveInterval {
 		return fmt.Errorf("%w: keep-alive interval %v (+10%% jitter) does not fit in the usable lease %v", ErrInvalidOption, c.keepAliveInterval, usable)
 	}

@@ -2,26 +2,21 @@ package client
 
 import "time"
 
-// Timing is the schedule a client keeps for a TTL and a set of options:
-// how much of a lease it trusts and when it renews and campaigns again.
-// Programs that act on leadership by the clock, as the quorum-quest
-// command stops its child before the lease's deadline, derive their bounds
-// from it instead of repeating the library's arithmetic.
+// Timing is the schedule a client keeps for a TTL and options. Programs
+// that act on leadership by the clock (the quorum-quest command) derive
+// their bounds from it instead of repeating the library's arithmetic.
 type Timing struct {
-	// UsableLease is how long after a request was sent the client trusts
-	// the lease that request was granted: the TTL less clock drift and
-	// the safety margin (WithClockDrift, WithSafetyMargin).
+	// UsableLease is how long after sending a request the client trusts
+	// its grant: the TTL less drift and margin (WithClockDrift, WithSafetyMargin).
 	UsableLease time.Duration
-	// KeepAliveInterval is the renewal period before jitter
-	// (WithKeepAliveInterval).
+	// KeepAliveInterval is the renewal period before jitter.
 	KeepAliveInterval time.Duration
 	// RetryAfterFailureBy bounds the time from sending a renewal that is
 	// granted to sending the retry of the next renewal, should that one
 	// fail at once: the interval at its longest jitter plus the first
 	// backoff step.
 	RetryAfterFailureBy time.Duration
-	// RetryInterval is how often a follower asks for the lock
-	// (WithRetryInterval).
+	// RetryInterval is how often a follower asks for the lock.
 	RetryInterval time.Duration
 	// CallTimeout bounds every acquisition and renewal: the request
 	// timeout, or the usable lease when shorter (WithRequestTimeout).
@@ -32,8 +27,6 @@ type Timing struct {
 // options opts. The errors are those of NewQuorumQuestClient for ttl and
 // opts.
 func TimingFor(ttl time.Duration, opts ...Option) (Timing, error) {
-	// The lock and address play no part in timing; newConfig wants them
-	// only to validate a whole client.
 	cfg, err := newConfig("timing", "timing", ttl, "timing", opts)
 	if err != nil {
 		return Timing{}, err
@@ -60,9 +53,8 @@ func (c *config) timing() Timing {
 // it just gave up, since the server keeps no queue.
 func (t Timing) StandAside(rtt time.Duration) time.Duration { return t.RetryInterval + rtt }
 
-// The keep-alive schedule: each renewal comes a jittered interval after
-// the last success, and a failed one is retried after an exponential
-// backoff starting at a tenth of the interval.
+// Each renewal comes a jittered interval after the last success; a failed
+// one is retried after a backoff starting at a tenth of the interval.
 const (
 	keepAliveJitterMin = 0.9
 	keepAliveJitterMax = 1.1

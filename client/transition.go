@@ -21,12 +21,10 @@ const (
 )
 
 // Event is what moved a client's election machine: a request of the user,
-// a timer, or the result of a call to the server. Its String method gives
-// the names used in docs/state-diagram.md.
+// a timer, or a call's result; String gives docs/state-diagram.md's names.
 type Event = fsm.Event
 
-// The events that move a client's machine; docs/state-diagram.md shows
-// which event leads from which state to which.
+// The events that move a client's machine (docs/state-diagram.md).
 const (
 	// EventAcquire: TryAcquireLock was sent (while leading, it renews).
 	EventAcquire = fsm.Acquire
@@ -34,9 +32,8 @@ const (
 	EventRefresh = fsm.Refresh
 	// EventGranted: the server granted or renewed the lease.
 	EventGranted = fsm.Granted
-	// EventDenied: the server refused (another client holds the lock, or
-	// a renewal came back with no lease), or the call failed with an error
-	// that retrying cannot fix.
+	// EventDenied: the server refused (the lock is another's, or a renewal
+	// found no lease), or the call failed in a way retrying cannot fix.
 	EventDenied = fsm.Denied
 	// EventFailed: a call failed with an error worth retrying (server
 	// unreachable, timed out, connection replaced).
@@ -56,7 +53,6 @@ type Transition struct {
 	Event Event
 	// At is when the machine made the change.
 	At time.Time
-	// Err is the error behind the change, if any: the failed call or the
-	// server's refusal.
+	// Err is the failed call's error or the server's refusal, if any.
 	Err error
 }

@@ -3,22 +3,15 @@ package client
 import "slices"
 
 // turns makes an election's calls leave one at a time, in the order they
-// were started, so that the server sees them in the order the client made
-// them: a release can never overtake the acquisition before it, nor the
-// reverse. It is guarded by the election's mutex.
-//
-// A call that finds no other out takes its turn without allocating
-// anything; only a call that must wait gets a channel. (A channel per call,
-// closed when it returned, was one allocation per call;
-// docs/performance.md.)
+// were started, so that a release never overtakes the acquisition before
+// it, nor the reverse. Only a call that must wait gets a channel.
 type turns struct {
-	busy  bool            // a call has the turn
-	queue []chan struct{} // the calls waiting, in order
+	busy  bool
+	queue []chan struct{}
 }
 
-// join asks for the turn. It returns nil when the caller has it now;
-// otherwise a channel that is closed when the turn is given to the caller.
-// A caller that stops waiting calls quit.
+// join returns nil when the caller has the turn now, else a channel closed
+// when the turn is given to it. A caller that stops waiting calls quit.
 func (t *turns) join() chan struct{} {
 	if !t.busy {
 		t.busy = true
@@ -29,9 +22,8 @@ func (t *turns) join() chan struct{} {
 	return ch
 }
 
-// quit gives up the place that join returned, if the turn has not been
-// given to it meanwhile. It reports whether the caller holds the turn (and
-// must then call pass).
+// quit gives up the place join returned, unless the turn came meanwhile:
+// then it reports that the caller holds it, and must pass it on.
 func (t *turns) quit(ch chan struct{}) (holds bool) {
 	if i := slices.Index(t.queue, ch); i >= 0 {
 		t.queue = slices.Delete(t.queue, i, i+1)
@@ -40,7 +32,6 @@ func (t *turns) quit(ch chan struct{}) (holds bool) {
 	return true
 }
 
-// pass ends the caller's turn and gives it to the next call in line.
 func (t *turns) pass() {
 	if len(t.queue) == 0 {
 		t.busy = false
