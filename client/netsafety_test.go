@@ -13,7 +13,6 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/checker"
-	"github.com/quorum-quest/client-go/transport"
 	"google.golang.org/grpc"
 )
 
@@ -27,15 +26,11 @@ var (
 // bounded by the usable lease (the 5 s request timeout clamped), releases
 // by the full 5 s, retries and the reconnect backoff cap at TTL/10.
 func netConfig() checker.NetConfig {
-	const ttl = 2 * time.Second
-	p := transport.DefaultLeasePolicy
-	return checker.NetConfig{
-		TTL:            ttl,
-		CallTimeout:    p.CallTimeout(ttl, client.DefaultRequestTimeout),
-		ReleaseTimeout: client.DefaultRequestTimeout,
-		RetryInterval:  ttl / 10,
-		Slack:          ttl - p.Usable(ttl),
-	}.WithDefaults()
+	cfg, err := checker.ClientNetConfig(2 * time.Second)
+	if err != nil {
+		panic(err) // a valid TTL: only a broken invariant gets here
+	}
+	return cfg.WithDefaults()
 }
 
 // netCandidate is the client as a user gets it: default options, dialling

@@ -9,7 +9,6 @@ import (
 
 	"github.com/quorum-quest/client-go/client"
 	"github.com/quorum-quest/client-go/internal/checker"
-	"github.com/quorum-quest/client-go/transport"
 )
 
 // assertStableLeadership is the default of -netfleet.stable: whether the
@@ -29,17 +28,13 @@ var (
 // fleetNetConfig describes the client with default options at TTL 2 s,
 // as client's TestSafetyNetSchedules does, over a fleet of three servers.
 func fleetNetConfig() checker.NetConfig {
-	const ttl = 2 * time.Second
-	p := transport.DefaultLeasePolicy
-	return checker.NetConfig{
-		TTL:              ttl,
-		CallTimeout:      p.CallTimeout(ttl, client.DefaultRequestTimeout),
-		ReleaseTimeout:   client.DefaultRequestTimeout,
-		RetryInterval:    ttl / 10,
-		Slack:            ttl - p.Usable(ttl),
-		Servers:          3,
-		StableLeadership: *fleetStable,
-	}.WithDefaults()
+	cfg, err := checker.ClientNetConfig(2 * time.Second)
+	if err != nil {
+		panic(err) // a valid TTL: only a broken invariant gets here
+	}
+	cfg.Servers = 3
+	cfg.StableLeadership = *fleetStable
+	return cfg.WithDefaults()
 }
 
 // TestSafetyNetFleetSchedules plays -netfleet.schedules schedules of the
