@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quorum-quest/client-go/client"
@@ -27,6 +28,11 @@ type Scale struct {
 	// CPUPerElectionMinute is this process's CPU time (user + system) per
 	// election per minute, while every election renews its lease.
 	CPUPerElectionMinute time.Duration
+	// Renewals counts the calls answered over the window.
+	Renewals int64
+	// CPUPerRenewal is the CPU time over the window per renewal counted:
+	// the cost at the same rate, whatever rate the schedule gave.
+	CPUPerRenewal time.Duration
 	// WritesPerRenewal is the write system calls this process made per
 	// renewal over the window: how well gRPC batched the elections'
 	// calls, which is most of what their schedule changes.
@@ -44,7 +50,7 @@ type Scale struct {
 //
 // profile, when not nil, is started and stopped around the CPU window.
 func MeasureScale(addr string, n int, ttl, window time.Duration, profile func() (stop func())) (Scale, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, answered, err := countingConn(addr)
 	if err != nil {
 		return Scale{}, err
 	}
@@ -98,12 +104,12 @@ func MeasureScale(addr string, n int, ttl, window time.Duration, profile func() 
 	if profile != nil {
 		stopProfile = profile()
 	}
-	cpu, writes := measureWindow(window)
+	w := measureWindow(window, answered)
 	if stopProfile != nil {
 		stopProfile()
 	}
-	s.CPUPerElectionMinute = perElectionMinute(cpu, n, window)
-	s.WritesPerRenewal = perRenewal(writes, n, ttl, window)
+	s.CPUPerElectionMinute = perElectionMinute(w.cpu, n, window)
+	s.Renewals, s.CPUPerRenewal, s.WritesPerRenewal = w.renewals, w.cpuPerRenewal(), w.writesPerRenewal()
 	for _, c := range clients {
 		if !c.IsLeader() {
 			s.Lapses++
@@ -125,23 +131,46 @@ func usage() snapshotUsage {
 	return snapshotUsage{bytes: int64(ms.HeapInuse + ms.StackInuse), goroutines: runtime.NumGoroutine()}
 }
 
+// countingConn dials addr with an interceptor that counts the calls
+// answered, so that CPU is compared per renewal actually made.
+func countingConn(addr string) (*grpc.ClientConn, *atomic.Int64, error) {
+	answered := new(atomic.Int64)
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoke(ctx, method, req, reply, cc, opts...)
+		if err == nil {
+			answered.Add(1)
+		}
+		return err
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(count))
+	return conn, answered, err
+}
+
+// windowUsage is what this process spent over a measurement window.
+type windowUsage struct {
+	cpu      time.Duration
+	writes   int64 // write system calls
+	renewals int64 // calls answered
+}
+
 // measureWindow waits for window and returns the CPU time this process
-// spent and the write system calls it made meanwhile.
-func measureWindow(window time.Duration) (cpu time.Duration, writes int64) {
-	cpu0, writes0 := CPUTime(), writeSyscalls()
+// spent, the write system calls it made and the calls answered meanwhile.
+func measureWindow(window time.Duration, answered *atomic.Int64) windowUsage {
+	cpu0, writes0, answered0 := CPUTime(), writeSyscalls(), answered.Load()
 	time.Sleep(window)
-	return CPUTime() - cpu0, writeSyscalls() - writes0
+	return windowUsage{CPUTime() - cpu0, writeSyscalls() - writes0, answered.Load() - answered0}
+}
+
+func (w windowUsage) cpuPerRenewal() time.Duration {
+	return w.cpu / time.Duration(max(w.renewals, 1))
+}
+
+func (w windowUsage) writesPerRenewal() float64 {
+	return float64(w.writes) / float64(max(w.renewals, 1))
 }
 
 func perElectionMinute(cpu time.Duration, n int, window time.Duration) time.Duration {
 	return time.Duration(float64(cpu) / float64(n) / window.Minutes())
-}
-
-// perRenewal divides by the renewals n elections make over window at the
-// keep-alive interval for ttl: an estimate, the same for the client and
-// the bare stub, since neither renews exactly on the interval.
-func perRenewal(count int64, n int, ttl, window time.Duration) float64 {
-	return float64(count) / (float64(n) * float64(window) / float64(keepAliveInterval(ttl)))
 }
 
 // keepAliveInterval is the client's default keep-alive interval for ttl.
@@ -220,6 +249,8 @@ func (s Schedule) next(interval time.Duration) time.Duration {
 // BareScale is what MeasureBareScale measures.
 type BareScale struct {
 	CPUPerElectionMinute time.Duration
+	Renewals             int64
+	CPUPerRenewal        time.Duration
 	WritesPerRenewal     float64
 }
 
@@ -229,7 +260,7 @@ type BareScale struct {
 // schedule, with a per-call deadline like the client's. Each starts at a
 // random point of its interval.
 func MeasureBareScale(addr string, n int, ttl, window time.Duration, schedule Schedule) (BareScale, error) {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, answered, err := countingConn(addr)
 	if err != nil {
 		return BareScale{}, err
 	}
@@ -266,6 +297,6 @@ func MeasureBareScale(addr string, n int, ttl, window time.Duration, schedule Sc
 		}()
 	}
 	time.Sleep(interval) // every goroutine in its steady state
-	cpu, writes := measureWindow(window)
-	return BareScale{perElectionMinute(cpu, n, window), perRenewal(writes, n, ttl, window)}, nil
+	w := measureWindow(window, answered)
+	return BareScale{perElectionMinute(w.cpu, n, window), w.renewals, w.cpuPerRenewal(), w.writesPerRenewal()}, nil
 }
