@@ -58,7 +58,7 @@ type Conn struct {
 
 	mu        sync.Mutex
 	links     [2]*link
-	turn      uint64     // alternates which link a call tries first
+	turn      int        // the link a call tries first: 0 or 1, alternating
 	eps       []endpoint // what links are dialled to, in rotation
 	next      int        // the endpoint the next link tries first
 	retired   map[*link]struct{}
@@ -276,8 +276,8 @@ func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 	if c.closed {
 		return nil, fmt.Errorf("%w: %w", ErrConnClosed, status.Error(codes.Canceled, "connection closed"))
 	}
-	c.turn++
-	l, other := c.links[c.turn%2], c.links[(c.turn+1)%2]
+	c.turn = 1 - c.turn
+	l, other := c.links[c.turn], c.links[1-c.turn]
 	switch {
 	case l == not:
 		l = other
