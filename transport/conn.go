@@ -303,7 +303,8 @@ func (c *Conn) hedgeDue(l *link) (bool, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.rtt.delay
-	return time.Since(l.lastAnswer) >= d, d
+	answeredWithin := l.lastAnswer.Add(d).After(time.Now())
+	return !answeredWithin, d
 }
 
 // answered reports whether a call's outcome came from a server: a
@@ -362,10 +363,11 @@ func (c *Conn) judgeLocked(l *link) []*link {
 	if c.closed || i < 0 || l.silentSince.IsZero() {
 		return nil
 	}
-	if wait := c.silence - time.Since(l.silentSince); wait > 0 {
+	now := time.Now()
+	if until := l.silentSince.Add(c.silence); now.Before(until) {
 		if !l.judging {
 			l.judging = true
-			time.AfterFunc(wait, func() {
+			time.AfterFunc(until.Sub(now), func() {
 				c.mu.Lock()
 				l.judging = false
 				closeLinks := c.judgeLocked(l)
