@@ -103,20 +103,11 @@ func TestRetiredConnectionWithoutCallsClosesAtOnce(t *testing.T) {
 	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
 		return qqtest.Fault{DropRequest: call.ClientID == "dropped"}
 	})
-	opts, err := ConnParams{ConnectTimeout: time.Second, MaxBackoff: 100 * time.Millisecond}.DialOptions()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(srv.Addr(), 400*time.Millisecond, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openPair(t, srv.Addr(), 400*time.Millisecond)
 	noHedges(c)
-	replaced := make(chan struct{}, 2)
+	replaced := replacedSignal(c)
 	c.mu.Lock()
 	before := c.links
-	c.onReplace = func() { replaced <- struct{}{} }
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -129,14 +120,10 @@ func TestRetiredConnectionWithoutCallsClosesAtOnce(t *testing.T) {
 	}
 	callCtx, callCancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer callCancel()
-	if _, err := c.TryAcquireLock(callCtx, &pb.TryAcquireLockRequest{Service: "svc", Domain: "dom", ClientId: "dropped", Ttl: 10}); status.Code(err) != codes.DeadlineExceeded {
+	if _, err := c.TryAcquireLock(callCtx, tryReq("dropped")); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("dropped call: %v", err)
 	}
-	select {
-	case <-replaced:
-	case <-ctx.Done():
-		t.Fatal("the silent link was not replaced when the threshold passed")
-	}
+	within(t, replaced, 5*time.Second, "the silent link replaced when the threshold passed")
 	c.mu.Lock()
 	old := before[0]
 	if c.links[0] == old {
