@@ -58,7 +58,7 @@ type Conn struct {
 
 	mu        sync.Mutex
 	links     [2]*link
-	turn      uint64     // alternates which link a call tries first
+	turn      int        // the link a call tries first: 0 or 1, alternating
 	eps       []endpoint // what links are dialled to, in rotation
 	next      int        // the endpoint the next link tries first
 	retired   map[*link]struct{}
@@ -276,8 +276,8 @@ func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 	if c.closed {
 		return nil, fmt.Errorf("%w: %w", ErrConnClosed, status.Error(codes.Canceled, "connection closed"))
 	}
-	c.turn++
-	l, other := c.links[c.turn%2], c.links[(c.turn+1)%2]
+	c.turn = 1 - c.turn
+	l, other := c.links[c.turn], c.links[1-c.turn]
 	switch {
 	case l == not:
 		l = other
@@ -303,7 +303,8 @@ func (c *Conn) hedgeDue(l *link) (bool, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d := c.rtt.delay
-	return time.Since(l.lastAnswer) >= d, d
+	answeredWithin := l.lastAnswer.Add(d).After(time.Now())
+	return !answeredWithin, d
 }
 
 // answered reports whether a call's outcome came from a server: a
@@ -362,10 +363,11 @@ func (c *Conn) judgeLocked(l *link) []*link {
 	if c.closed || i < 0 || l.silentSince.IsZero() {
 		return nil
 	}
-	if wait := c.silence - time.Since(l.silentSince); wait > 0 {
+	now := time.Now()
+	if until := l.silentSince.Add(c.silence); now.Before(until) {
 		if !l.judging {
 			l.judging = true
-			time.AfterFunc(wait, func() {
+			time.AfterFunc(until.Sub(now), func() {
 				c.mu.Lock()
 				l.judging = false
 				closeLinks := c.judgeLocked(l)

@@ -93,3 +93,55 @@ func TestRetiredConnectionClosesAfterItsLastCall(t *testing.T) {
 		t.Fatalf("after its last call: retired link %v, still retired %v; want it closed and forgotten", s, retired)
 	}
 }
+
+// A link retired for silence with no call in flight on it is closed at
+// once: nothing is left to spare, and kept it would leak until Close.
+// Here the call timed out before the threshold, so the link is judged
+// when the threshold passes, with no call left on it.
+func TestRetiredConnectionWithoutCallsClosesAtOnce(t *testing.T) {
+	srv := qqtest.NewServer(t)
+	srv.SetFaultFunc(func(call qqtest.Call) qqtest.Fault {
+		return qqtest.Fault{DropRequest: call.ClientID == "dropped"}
+	})
+	c := openPair(t, srv.Addr(), 400*time.Millisecond)
+	noHedges(c)
+	replaced := replacedSignal(c)
+	c.mu.Lock()
+	before := c.links
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, l := range before { // a link not READY is not judged
+		for s := l.cc.GetState(); s != connectivity.Ready; s = l.cc.GetState() {
+			if !l.cc.WaitForStateChange(ctx, s) {
+				t.Fatalf("link to %s never READY (%v)", l.target, s)
+			}
+		}
+	}
+	callCtx, callCancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	defer callCancel()
+	if _, err := c.TryAcquireLock(callCtx, tryReq("dropped")); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("dropped call: %v", err)
+	}
+	within(t, replaced, 5*time.Second, "the silent link replaced when the threshold passed")
+	c.mu.Lock()
+	old := before[0]
+	if c.links[0] == old {
+		old = before[1]
+	}
+	c.mu.Unlock()
+	// Closed just after the replacement, outside the lock: allow 1 s.
+	closeCtx, closeCancel := context.WithTimeout(ctx, time.Second)
+	defer closeCancel()
+	for s := old.cc.GetState(); s != connectivity.Shutdown; s = old.cc.GetState() {
+		if !old.cc.WaitForStateChange(closeCtx, s) {
+			t.Fatalf("replaced link with no call in flight still %v; want it closed at once", s)
+		}
+	}
+	c.mu.Lock()
+	_, retired := c.retired[old]
+	c.mu.Unlock()
+	if retired {
+		t.Fatal("the closed link is still kept as retired")
+	}
+}

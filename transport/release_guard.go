@@ -31,8 +31,8 @@ func (c *Conn) guardLocked(id lockID) {
 // server applied it, or never will), otherwise at its deadline, until
 // which a request already on the wire may still be applied.
 func (c *Conn) unguard(id lockID, answered bool, deadline time.Time) {
-	if wait := time.Until(deadline); !answered && wait > 0 {
-		time.AfterFunc(wait, func() { c.unguard(id, true, time.Time{}) })
+	if now := time.Now(); !answered && now.Before(deadline) {
+		time.AfterFunc(deadline.Sub(now), func() { c.unguard(id, true, time.Time{}) })
 		return
 	}
 	c.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/quorum-quest/client-go/internal/testutil"
@@ -133,4 +134,38 @@ func TestReleaseOnEndedContextIsNotSent(t *testing.T) {
 	if n := f.store.Calls().ReleaseLock; n != 0 {
 		t.Fatalf("%d releases reached the store", n)
 	}
+}
+
+// A release copy that failed without an answer (Unavailable, Canceled,
+// DeadlineExceeded: its request may be on the wire) holds the guard until
+// its deadline, however early it failed; an answered one lets go at once.
+func TestUnansweredReleaseCopyHoldsTheGuardToItsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &Conn{guards: map[lockID]*releaseGuard{}}
+		me := lockID{"svc", "dom", "me"}
+		start := time.Now()
+		deadline := start.Add(5 * time.Second)
+		c.mu.Lock()
+		c.guardLocked(me) // the copy answered
+		c.guardLocked(me) // the copy that fails 1 s in, unanswered
+		c.mu.Unlock()
+		c.unguard(me, true, deadline)
+		time.Sleep(time.Second)
+		c.unguard(me, false, deadline)
+		if err := c.awaitReleases(context.Background(), me); err != nil {
+			t.Fatal(err)
+		}
+		if held := time.Since(start); held != 5*time.Second {
+			t.Fatalf("acquisition held back %v; want until the unanswered copy's deadline, 5s", held)
+		}
+
+		c.mu.Lock()
+		c.guardLocked(me)
+		c.mu.Unlock()
+		c.unguard(me, true, time.Now().Add(5*time.Second))
+		start = time.Now()
+		if err := c.awaitReleases(context.Background(), me); err != nil || time.Since(start) != 0 {
+			t.Fatalf("after an answered copy: held back %v, %v; want not at all", time.Since(start), err)
+		}
+	})
 }

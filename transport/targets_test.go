@@ -21,6 +21,12 @@ func TestOpenRejectsBadAddressLists(t *testing.T) {
 			t.Errorf("Open(%q): %v; want ErrTarget", address, err)
 		}
 	}
+	// The error says which element is empty, counting from 1.
+	for address, want := range map[string]string{" ,a:1": "element 1 ", "a:1,,b:1": "element 2 ", "a:1,b:1,": "element 3 "} {
+		if _, err := Open(address, time.Second); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q): %v; want it to name %q", address, err, strings.TrimSpace(want))
+		}
+	}
 }
 
 // targets returns the links' targets.
@@ -61,6 +67,14 @@ func TestLinksRotateThroughAnAddressList(t *testing.T) {
 	want("3", "1") // not 3 again: the other link is there
 	replace(0)
 	want("2", "1")
+	// While the other link stays on 1, replacements go on through the
+	// rest in turn: 3, then 2 (1 skipped), then 3 again.
+	replace(0)
+	want("3", "1")
+	replace(0)
+	want("2", "1")
+	replace(0)
+	want("3", "1")
 
 	one, err := Open("127.0.0.1:1", time.Second, opts...)
 	if err != nil {

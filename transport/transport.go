@@ -144,9 +144,7 @@ func (t *Transport) KeepAlive(ctx context.Context, before time.Time) Result {
 	}
 	// The server's lease wins when it is shorter than what we asked for;
 	// a longer one (our TTL rounded up to whole seconds) is not trusted.
-	if granted > t.cfg.TTL {
-		granted = t.cfg.TTL
-	}
+	granted = min(granted, t.cfg.TTL)
 	r := Result{Event: fsm.Granted, Sent: sent, Deadline: t.cfg.Policy.Deadline(sent, granted)}
 	return r.AsOf(time.Now())
 }
