@@ -37,6 +37,7 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		rng: rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
 	}
 	e.m.init(e.expire)
+	e.bg.renewers = joinRenewers(cfg)
 	return e
 }
 
@@ -114,6 +115,7 @@ func (e *election) close() error {
 		cancel()
 	}
 	e.bg.renewals.Wait()
+	e.bg.renewers.leave()
 	e.mu.lock()
 	e.obs.unwatchAll()
 	e.mu.unlock()
