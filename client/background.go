@@ -10,7 +10,6 @@ import (
 // callbacks of contexts. Methods are called with the election's mutex.
 type background struct {
 	renewals      sync.WaitGroup // see keepAlive
-	renewers      *renewers      // joined by newElection, left by Close
 	callbacks     sync.WaitGroup
 	untilClose    context.Context // made by a release, ended by Close
 	endUntilClose context.CancelFunc

@@ -30,8 +30,6 @@ package client
 //	observers.go  observers: hooks.go, watcher.go, leadership contexts and
 //	              metrics; nil while there are none
 //	background.go what Close waits for: renewals, the alarm, callbacks
-//	renewers.go   the workers renewals run on, one pool per shared
-//	              connection, kept while an election on it is open
 //	machine.go    machine: the state machine, snapshot.go, alarm.go
 //	guard.go      the mutex; its unlock writes what logbook.go noted
 //	the rest      configuration, types and errors

@@ -37,7 +37,6 @@ func newElection(rpc *transport.Transport, cfg *config) *election {
 		rng: rand.New(rand.NewPCG(seedFrom(cfg.clientID))),
 	}
 	e.m.init(e.expire)
-	e.bg.renewers = joinRenewers(cfg)
 	return e
 }
 
@@ -115,7 +114,6 @@ func (e *election) close() error {
 		cancel()
 	}
 	e.bg.renewals.Wait()
-	e.bg.renewers.leave()
 	e.mu.lock()
 	e.obs.unwatchAll()
 	e.mu.unlock()

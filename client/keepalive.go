@@ -10,8 +10,8 @@ import (
 )
 
 // keepAlive is the schedule of a running keep-alive. A held election is
-// this record and a timer, not a goroutine: each renewal runs on a worker
-// of the connection's renewers, or on the goroutine its timer starts. Methods are called with the election's mutex.
+// this record and a timer, not a goroutine: each renewal runs on the
+// goroutine its timer starts. Methods are called with the election's mutex.
 type keepAlive struct {
 	ctx       context.Context // the caller's: renewals are sent under it
 	interval  time.Duration
@@ -20,13 +20,12 @@ type keepAlive struct {
 	backoff   *backoff.ExponentialBackOff // made by the first failure
 	rng       *rand.Rand                  // the election's, seeded from the client ID
 	renewals  *sync.WaitGroup             // timers set and renewals running, for Close
-	pool      *renewers                   // runs the renewals; nil: their timers' goroutines
 	renew     func(ka *keepAlive, schedule uint64)
 	unwatch   func() bool // nil when ctx never ends
 }
 
-func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, renewals *sync.WaitGroup, pool *renewers, renew func(*keepAlive, uint64)) *keepAlive {
-	return &keepAlive{ctx: ctx, interval: interval, rng: rng, renewals: renewals, pool: pool, renew: renew}
+func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, renewals *sync.WaitGroup, renew func(*keepAlive, uint64)) *keepAlive {
+	return &keepAlive{ctx: ctx, interval: interval, rng: rng, renewals: renewals, renew: renew}
 }
 
 // succeeded schedules the next renewal a jittered interval from now, so
@@ -59,7 +58,7 @@ func (ka *keepAlive) schedule(d time.Duration) {
 	ka.scheduled++
 	n := ka.scheduled
 	ka.renewals.Add(1) // given back by renew, or by unschedule
-	ka.next = time.AfterFunc(d, func() { ka.pool.run(func() { ka.renew(ka, n) }) })
+	ka.next = time.AfterFunc(d, func() { ka.renew(ka, n) })
 }
 
 // unschedule stops the timer; one that fired finds itself stale in renew.

@@ -17,7 +17,7 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	case e.keepAlive != nil:
 		return ErrKeepAliveRunning
 	}
-	ka := newKeepAlive(ctx, e.cfg.keepAliveInterval, e.rng, &e.bg.renewals, e.bg.renewers, e.renew)
+	ka := newKeepAlive(ctx, e.cfg.keepAliveInterval, e.rng, &e.bg.renewals, e.renew)
 	if ctx.Done() != nil { // Campaign's never ends, and costs no watch
 		ka.unwatch = e.bg.afterFunc(ctx, func() {
 			e.mu.lock()
@@ -40,7 +40,7 @@ func (e *election) stopKeepAlive() {
 	e.stopKeepAliveLocked()
 }
 
-// renew runs for ka's timer of schedule n, on a worker of ka.pool.
+// renew runs on the goroutine of ka's timer for schedule n.
 func (e *election) renew(ka *keepAlive, n uint64) {
 	defer e.bg.renewals.Done()
 	e.mu.lock()

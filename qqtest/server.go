@@ -25,7 +25,6 @@ type Server struct {
 	clock      func() time.Time
 	grpcOpts   []grpc.ServerOption
 	invalid    error // the first bad input, see ErrInvalidArgument
-	self       stub  // what Stub returns the address of
 
 	serving serving // see serve.go
 
@@ -135,7 +134,6 @@ func NewUnstartedServer(opts ...Option) *Server {
 		locks:       make(map[lockKey]*lock),
 		partitioned: make(map[string]bool),
 	}
-	s.self = stub{s}
 	for _, opt := range opts {
 		if opt == nil {
 			s.invalidate("nil Option")

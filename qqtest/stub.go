@@ -25,12 +25,7 @@ import (
 // a call to a server built with bad input with codes.FailedPrecondition;
 // both errors match ErrInvalidArgument with errors.Is.
 func (s *Server) Stub() pb.LeaderElectionServiceClient {
-	if s == nil || s.self.s == nil {
-		return stub{s} // not made by NewServer: its calls say so
-	}
-	// One pointer per server, so that clients on it share what clients on
-	// one connection share (the client's renewal workers).
-	return &s.self
+	return stub{s}
 }
 
 type stub struct{ s *Server }
