@@ -28,8 +28,9 @@ type Scale struct {
 	// CPUPerElectionMinute is this process's CPU time (user + system) per
 	// election per minute, while every election renews its lease.
 	CPUPerElectionMinute time.Duration
-	// Renewals counts the calls answered over the window.
-	Renewals int64
+	// Renewals counts the calls answered over the window, Failed those
+	// that ended in an error.
+	Renewals, Failed int64
 	// CPUPerRenewal is the CPU time over the window per renewal counted:
 	// the cost at the same rate, whatever rate the schedule gave.
 	CPUPerRenewal time.Duration
@@ -50,12 +51,29 @@ type Scale struct {
 //
 // profile, when not nil, is started and stopped around the CPU window.
 func MeasureScale(addr string, n int, ttl, window time.Duration, profile func() (stop func())) (Scale, error) {
-	conn, answered, err := countingConn(addr)
+	conn, counts, err := countingConn(addr)
 	if err != nil {
 		return Scale{}, err
 	}
 	defer conn.Close()
 	conn.Connect()
+	return measureScale(client.WithConn(conn), counts, n, ttl, window, profile)
+}
+
+// MeasureScaleDialConn is MeasureScale with the clients sharing a
+// client.DialConn (two links, hedged calls) instead of a gRPC connection.
+// Its renewals count the copies answered, hedges included.
+func MeasureScaleDialConn(addr string, n int, ttl, window time.Duration, profile func() (stop func())) (Scale, error) {
+	counts := new(callCounts)
+	conn, err := client.DialConn(addr, ttl, client.WithDialOptions(grpc.WithUnaryInterceptor(counts.intercept)))
+	if err != nil {
+		return Scale{}, err
+	}
+	defer conn.Close()
+	return measureScale(client.WithServerStub(conn), counts, n, ttl, window, profile)
+}
+
+func measureScale(shared client.Option, counts *callCounts, n int, ttl, window time.Duration, profile func() (stop func())) (Scale, error) {
 	before := usage()
 
 	start := time.Now()
@@ -71,7 +89,7 @@ func MeasureScale(addr string, n int, ttl, window time.Duration, profile func() 
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				c, err := client.NewQuorumQuestClient("scale", fmt.Sprintf("election-%d", i), ttl, "", client.WithConn(conn))
+				c, err := client.NewQuorumQuestClient("scale", fmt.Sprintf("election-%d", i), ttl, "", shared)
 				if err != nil {
 					errs <- err
 					continue
@@ -104,12 +122,12 @@ func MeasureScale(addr string, n int, ttl, window time.Duration, profile func() 
 	if profile != nil {
 		stopProfile = profile()
 	}
-	w := measureWindow(window, answered)
+	w := measureWindow(window, counts)
 	if stopProfile != nil {
 		stopProfile()
 	}
 	s.CPUPerElectionMinute = perElectionMinute(w.cpu, n, window)
-	s.Renewals, s.CPUPerRenewal, s.WritesPerRenewal = w.renewals, w.cpuPerRenewal(), w.writesPerRenewal()
+	s.Renewals, s.Failed, s.CPUPerRenewal, s.WritesPerRenewal = w.renewals, w.failed, w.cpuPerRenewal(), w.writesPerRenewal()
 	for _, c := range clients {
 		if !c.IsLeader() {
 			s.Lapses++
@@ -133,17 +151,23 @@ func usage() snapshotUsage {
 
 // countingConn dials addr with an interceptor that counts the calls
 // answered, so that CPU is compared per renewal actually made.
-func countingConn(addr string) (*grpc.ClientConn, *atomic.Int64, error) {
-	answered := new(atomic.Int64)
-	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		err := invoke(ctx, method, req, reply, cc, opts...)
-		if err == nil {
-			answered.Add(1)
-		}
-		return err
+func countingConn(addr string) (*grpc.ClientConn, *callCounts, error) {
+	counts := new(callCounts)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(counts.intercept))
+	return conn, counts, err
+}
+
+type callCounts struct{ answered, failed atomic.Int64 }
+
+// intercept is a gRPC unary interceptor that counts.
+func (c *callCounts) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoke(ctx, method, req, reply, cc, opts...)
+	if err == nil {
+		c.answered.Add(1)
+	} else {
+		c.failed.Add(1)
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUnaryInterceptor(count))
-	return conn, answered, err
+	return err
 }
 
 // windowUsage is what this process spent over a measurement window.
@@ -151,14 +175,15 @@ type windowUsage struct {
 	cpu      time.Duration
 	writes   int64 // write system calls
 	renewals int64 // calls answered
+	failed   int64 // calls that ended in an error
 }
 
 // measureWindow waits for window and returns the CPU time this process
 // spent, the write system calls it made and the calls answered meanwhile.
-func measureWindow(window time.Duration, answered *atomic.Int64) windowUsage {
-	cpu0, writes0, answered0 := CPUTime(), writeSyscalls(), answered.Load()
+func measureWindow(window time.Duration, counts *callCounts) windowUsage {
+	cpu0, writes0, answered0, failed0 := CPUTime(), writeSyscalls(), counts.answered.Load(), counts.failed.Load()
 	time.Sleep(window)
-	return windowUsage{CPUTime() - cpu0, writeSyscalls() - writes0, answered.Load() - answered0}
+	return windowUsage{CPUTime() - cpu0, writeSyscalls() - writes0, counts.answered.Load() - answered0, counts.failed.Load() - failed0}
 }
 
 func (w windowUsage) cpuPerRenewal() time.Duration {
@@ -249,7 +274,7 @@ func (s Schedule) next(interval time.Duration) time.Duration {
 // BareScale is what MeasureBareScale measures.
 type BareScale struct {
 	CPUPerElectionMinute time.Duration
-	Renewals             int64
+	Renewals, Failed     int64
 	CPUPerRenewal        time.Duration
 	WritesPerRenewal     float64
 }
@@ -260,7 +285,7 @@ type BareScale struct {
 // schedule, with a per-call deadline like the client's. Each starts at a
 // random point of its interval.
 func MeasureBareScale(addr string, n int, ttl, window time.Duration, schedule Schedule) (BareScale, error) {
-	conn, answered, err := countingConn(addr)
+	conn, counts, err := countingConn(addr)
 	if err != nil {
 		return BareScale{}, err
 	}
@@ -297,6 +322,6 @@ func MeasureBareScale(addr string, n int, ttl, window time.Duration, schedule Sc
 		}()
 	}
 	time.Sleep(interval) // every goroutine in its steady state
-	w := measureWindow(window, answered)
-	return BareScale{perElectionMinute(w.cpu, n, window), w.renewals, w.cpuPerRenewal(), w.writesPerRenewal()}, nil
+	w := measureWindow(window, counts)
+	return BareScale{perElectionMinute(w.cpu, n, window), w.renewals, w.failed, w.cpuPerRenewal(), w.writesPerRenewal()}, nil
 }
