@@ -96,7 +96,8 @@ func (m *members) probe(ctx context.Context, k int) (bool, error) {
 }
 
 // refresh makes sure this replica holds a slot, probes the others up to
-// the first free slot above its own and compacts: a member whose slot lies
+// the first free slot above the slots it knows (the second while its view
+// has not settled) and compacts: a member whose slot lies
 // beyond the view's length moves into the hole its rank stands for, so that
 // slots stay dense and joining stays cheap. ok is false when the server
 // could not be asked; the caller keeps its shards as they are.
@@ -119,7 +120,20 @@ func (m *members) refresh(ctx context.Context) (view []int, ok bool) {
 			m.seen = seen
 		}
 	}()
-	for k := 0; ; k++ {
+	// Probing stops at the first free slot above its own and above every
+	// slot held in the last round; until the view settles, at the second
+	// free slot in a row. A joiner denied a free slot that a probe held
+	// for a round trip takes the next one, beyond a gap, until it
+	// compacts: a view that stopped at the gap would settle without it and
+	// claim its shards. Once seen, it is probed for as long as it is held.
+	stopAt, beyond := 1, -1
+	if !m.settled {
+		stopAt = 2
+	}
+	for k := range m.seen {
+		beyond = max(beyond, k)
+	}
+	for k, freeAbove := 0, 0; k <= m.slot || k <= beyond || freeAbove < stopAt; k++ {
 		if k == m.slot {
 			view = append(view, k)
 			continue
@@ -128,13 +142,15 @@ func (m *members) refresh(ctx context.Context) (view []int, ok bool) {
 		if err != nil {
 			return nil, false
 		}
-		if held {
+		switch {
+		case held:
 			seen[k] = true
 			if m.seen[k] {
 				view = append(view, k)
 			}
-		} else if k > m.slot {
-			break
+			freeAbove = 0
+		case k > m.slot:
+			freeAbove++
 		}
 	}
 	if r := rank(view, m.slot); r != m.slot {
