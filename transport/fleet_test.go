@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/quorum-quest/client-go/internal/testutil"
 	"github.com/quorum-quest/client-go/qqtest"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -127,5 +129,32 @@ func within(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	case <-ch:
 	case <-time.After(d):
 		t.Fatalf("%s: not within %v", what, d)
+	}
+}
+
+// State is READY only when a link is: with no server to reach, it reports
+// the links' failure.
+func TestConnStateWithoutAServerIsNotReady(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	c := openPair(t, addr, time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c.mu.Lock()
+	links := c.links
+	c.mu.Unlock()
+	for _, l := range links {
+		for s := l.cc.GetState(); s != connectivity.TransientFailure; s = l.cc.GetState() {
+			if !l.cc.WaitForStateChange(ctx, s) {
+				t.Fatalf("a link to %s stayed %v for 5 s, nothing listening", addr, s)
+			}
+		}
+	}
+	if s := c.State(); s == connectivity.Ready {
+		t.Fatalf("state %v with nothing listening at %s", s, addr)
 	}
 }
