@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,4 +341,83 @@ func TestObserversSeeWhenTransitionsWereMade(t *testing.T) {
 			t.Fatalf("the observer saw transitions at %v, want two at %v", o.at, time.Now())
 		}
 	})
+}
+
+// gaveUpObserver counts what an internal observer is told beyond
+// transitions.
+type gaveUpObserver struct{ gaveUp, transitions int }
+
+func (o *gaveUpObserver) Transition(observe.Transition) { o.transitions++ }
+func (o *gaveUpObserver) GaveUp()                       { o.gaveUp++ }
+func (o *gaveUpObserver) Close()                        {}
+
+// A ReleaseLock with nothing to release (a follower stops trying) shows in
+// no transition, so an internal observer is told of it apart, once per
+// call; a release of a held lock is a transition and nothing more.
+func TestObserversAreToldOfAReleaseWithNothingToRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := &gaveUpObserver{}
+		install := observe.ClientOption(func(observe.Identity) (observe.Observer, error) { return o, nil }).(client.Option)
+		a := newClient(t, qqtest.NewUnstartedServer(), "a", install)
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		if o.gaveUp != 1 || o.transitions != 0 {
+			t.Fatalf("a follower's release: %d gave-ups and %d transitions observed, want 1 and 0", o.gaveUp, o.transitions)
+		}
+		mustAcquire(t, a)
+		if err := a.ReleaseLock(bg); err != nil {
+			t.Fatal(err)
+		}
+		if o.gaveUp != 1 {
+			t.Fatalf("a leader's release was also observed as giving up (%d)", o.gaveUp)
+		}
+	})
+}
+
+// Every kind of observer is given the time of each transition, whichever
+// others a client has: a hook with a watcher, and a hook with an internal
+// observer (otelmetrics).
+func TestObserversTogetherSeeWhenTransitionsWereMade(t *testing.T) {
+	for _, withWatch := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []time.Time // by the hook, and the watcher or the observer
+			hook := client.WithTransitionHook(func(tr client.Transition) {
+				mu.Lock()
+				defer mu.Unlock()
+				seen = append(seen, tr.At)
+			})
+			o := &timeObserver{}
+			opts := []client.Option{client.WithServerStub(qqtest.NewUnstartedServer().Stub()), client.WithClientID("a"), hook}
+			if !withWatch {
+				opts = append(opts, observe.ClientOption(func(observe.Identity) (observe.Observer, error) { return o, nil }).(client.Option))
+			}
+			a, err := client.NewQuorumQuestClient(service, domain, ttl, "in-process", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			ctx, cancel := context.WithCancel(bg)
+			defer cancel()
+			var watched <-chan client.Transition
+			if withWatch {
+				watched = a.Watch(ctx)
+			}
+			time.Sleep(time.Minute) // virtual: the transitions' time is not the bubble's start
+			mustAcquire(t, a)
+			synctest.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			if withWatch {
+				seen = append(seen, (<-watched).At, (<-watched).At)
+			}
+			seen = append(seen, o.at...)
+			now := time.Now()
+			if len(seen) == 4 && !slices.ContainsFunc(seen, func(at time.Time) bool { return !at.Equal(now) }) {
+				return
+			}
+			t.Errorf("watcher %v: the observers saw transitions at %v, want four at %v", withWatch, seen, time.Now())
+		})
+	}
 }
