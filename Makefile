@@ -179,8 +179,8 @@ fleet-many:
 # Mutation testing with gremlins (docs/safety.md, "Mutation testing"), one
 # package at a time: each mutant is tested with that package's own tests,
 # without -race, on one worker, so that it runs beside everything else on a
-# small machine. Over an hour on 2 cores, almost all of it in client,
-# so it is not part of check. Fails when a package's efficacy
+# small machine. About an hour on 2 cores (transport and client about half
+# each), so it is not part of check. Fails when a package's efficacy
 # (killed / (killed + lived)) is below MUTATE_EFFICACY percent.
 # -short leaves out the tests that run for long in real time (transport's
 # 45 s TestNoTooManyPings would otherwise run once per mutant).
