@@ -23,6 +23,9 @@ var ErrConnClosed = errors.New("transport: connection closed")
 // ErrNilContext is returned by a Conn's calls given a nil context.
 var ErrNilContext = errors.New("transport: nil context")
 
+// errNoRescue: a link answered meanwhile, or was replaced already.
+var errNoRescue = errors.New("transport: no link to replace")
+
 // Conn is a connection to a fleet of Quorum Quest servers that keeps two
 // live gRPC connections (links), hedges its calls over them, and replaces
 // a link that goes silent. It implements pb.LeaderElectionServiceClient,
@@ -292,6 +295,24 @@ func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 		c.guardLocked(id)
 	}
 	return l, nil
+}
+
+// replaceSilent replaces first, on which a call and then its copy on
+// second waited the hedge delay unanswered, and takes the new link for a
+// third copy. Only while both are still the Conn's links and second has
+// answered nothing either: then neither server has shown it is there.
+func (c *Conn) replaceSilent(first, second *link, kind callKind, id lockID) (*link, error) {
+	c.mu.Lock()
+	i := slices.Index(c.links[:], first)
+	quiet := func(l *link) bool { return !l.lastAnswer.Add(c.rtt.delay).After(time.Now()) }
+	if c.closed || i < 0 || slices.Index(c.links[:], second) < 0 || !quiet(first) || !quiet(second) {
+		c.mu.Unlock()
+		return nil, errNoRescue
+	}
+	closeLinks := c.replaceLocked(i)
+	c.mu.Unlock()
+	closeAll(closeLinks)
+	return c.takeLink(second, kind, id)
 }
 
 // hedgeDue reports whether a call sent on l and unanswered for the hedge

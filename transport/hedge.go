@@ -60,7 +60,7 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 			return zero, err
 		}
 	}
-	r := &race[R]{c: c, kind: kind, id: id, call: call, ctx: ctx, results: make(chan outcome[R], 2)}
+	r := &race[R]{c: c, kind: kind, id: id, call: call, ctx: ctx, results: make(chan outcome[R], 3)}
 	var done <-chan struct{} // a renewal's copies end with ctx; a release's do not
 	if kind == release {
 		done = ctx.Done()
@@ -78,7 +78,8 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 	r.send(first)
 	timer := time.NewTimer(c.HedgeDelay())
 	defer timer.Stop()
-	pending, hedged := 1, false
+	pending, hedged, rescued := 1, false, false
+	var second *link
 	var last outcome[R]
 	hedge := func() {
 		hedged = true
@@ -86,6 +87,24 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 			return // the copy could only fail at once
 		}
 		if l, err := c.takeLink(first, kind, id); err == nil {
+			c.hedged.Add(1)
+			r.send(l)
+			pending++
+			second = l
+			timer.Reset(c.HedgeDelay())
+		}
+	}
+	// rescue sends a third copy on a new link when both copies waited
+	// the hedge delay on links that answered nothing meanwhile: behind a
+	// balancer both links may have reached the one server that went
+	// silent, and waiting the call timeout to replace one would outlast a
+	// short lease.
+	rescue := func() {
+		rescued = true
+		if ctx.Err() != nil {
+			return
+		}
+		if l, err := c.replaceSilent(first, second, kind, id); err == nil {
 			c.hedged.Add(1)
 			r.send(l)
 			pending++
@@ -107,13 +126,19 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 				return last.resp, last.err
 			}
 		case <-timer.C:
-			if hedged {
-				continue
-			}
-			if due, d := c.hedgeDue(first); due {
-				hedge()
-			} else {
-				timer.Reset(d)
+			switch {
+			case !hedged:
+				if due, d := c.hedgeDue(first); due {
+					hedge()
+				} else {
+					timer.Reset(d)
+				}
+			case !rescued && second != nil:
+				if due, d := c.hedgeDue(second); due {
+					rescue()
+				} else {
+					timer.Reset(d)
+				}
 			}
 		case <-done:
 			return zero, status.FromContextError(ctx.Err()).Err()
