@@ -23,7 +23,7 @@ var ErrConnClosed = errors.New("transport: connection closed")
 // ErrNilContext is returned by a Conn's calls given a nil context.
 var ErrNilContext = errors.New("transport: nil context")
 
-// errNoRescue: a link answered meanwhile, or was replaced already.
+// errNoRescue: a link answered meanwhile, or the Conn is closed.
 var errNoRescue = errors.New("transport: no link to replace")
 
 // Conn is a connection to a fleet of Quorum Quest servers that keeps two
@@ -297,19 +297,23 @@ func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 	return l, nil
 }
 
-// replaceSilent replaces first, on which a call and then its copy on
-// second waited the hedge delay unanswered, and takes the new link for a
-// third copy. Only while both are still the Conn's links and second has
-// answered nothing either: then neither server has shown it is there.
+// replaceSilent makes way for a third copy of a call whose copies on
+// first and second both waited the hedge delay unanswered (hedgeDue has
+// just found second quiet): it replaces first, unless that was done
+// already, and takes a link other than second. Not when first has
+// answered another call since the hedge: the call is then slow on a live
+// server, not lost.
 func (c *Conn) replaceSilent(first, second *link, kind callKind, id lockID) (*link, error) {
 	c.mu.Lock()
 	i := slices.Index(c.links[:], first)
-	quiet := func(l *link) bool { return !l.lastAnswer.Add(c.rtt.delay).After(time.Now()) }
-	if c.closed || i < 0 || slices.Index(c.links[:], second) < 0 || !quiet(first) || !quiet(second) {
+	if c.closed || i >= 0 && first.lastAnswer.Add(c.rtt.delay).After(time.Now()) {
 		c.mu.Unlock()
 		return nil, errNoRescue
 	}
-	closeLinks := c.replaceLocked(i)
+	var closeLinks []*link
+	if i >= 0 {
+		closeLinks = c.replaceLocked(i)
+	}
 	c.mu.Unlock()
 	closeAll(closeLinks)
 	return c.takeLink(second, kind, id)

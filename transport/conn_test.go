@@ -55,16 +55,26 @@ func TestConnReplacesSilentConnection(t *testing.T) {
 	if err := callWithin(c, 5*time.Second, "a"); err != nil {
 		t.Fatal(err)
 	}
-	p.SetMode(testutil.ProxySilent)
-	p.SetMode(testutil.ProxyPass) // the existing connections stay silent
-	if err := callWithin(c, 300*time.Millisecond, "a"); err != nil {
-		t.Fatalf("call on the silent connection: %v", err)
-	}
-	if c.Replaced() == 0 {
-		t.Fatal("answered without replacing a silent link")
-	}
-	if err := callWithin(c, 5*time.Second, "a"); err != nil {
-		t.Fatalf("call on the replacement: %v", err)
+	// Twice, the second time with the first copy on the other link (an
+	// extra call turns the links' alternation by one).
+	for round := range 2 {
+		for range round {
+			if err := callWithin(c, 5*time.Second, "a"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		replaced := c.Replaced()
+		p.SetMode(testutil.ProxySilent)
+		p.SetMode(testutil.ProxyPass) // the existing connections stay silent
+		if err := callWithin(c, 300*time.Millisecond, "a"); err != nil {
+			t.Fatalf("round %d: call on the silent connection: %v", round, err)
+		}
+		if c.Replaced() == replaced {
+			t.Fatalf("round %d: answered without replacing a silent link", round)
+		}
+		if err := callWithin(c, 5*time.Second, "a"); err != nil {
+			t.Fatalf("round %d: call on the replacement: %v", round, err)
+		}
 	}
 	if c.State() != connectivity.Ready {
 		t.Fatalf("state %v", c.State())
