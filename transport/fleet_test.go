@@ -158,3 +158,30 @@ func TestConnStateWithoutAServerIsNotReady(t *testing.T) {
 		t.Fatalf("state %v with nothing listening at %s", s, addr)
 	}
 }
+
+// A third copy replaces the first link only while that link has answered
+// nothing since the hedge: one that answers other calls is alive, and the
+// call is only slow on it.
+func TestRescueSparesAFirstLinkThatAnswers(t *testing.T) {
+	f := newPair(t)
+	c := openPair(t, f.addr(), 5*time.Second)
+	acquire(t, c, "me")
+	acquire(t, c, "me")
+	c.mu.Lock()
+	first, second := c.links[0], c.links[1]
+	first.lastAnswer = time.Now() // answered just now
+	c.mu.Unlock()
+	if _, err := c.replaceSilent(first, second, renewal, lockID{}); err == nil || c.Replaced() != 0 {
+		t.Fatalf("rescue replaced a link that had just answered (%v, %d replaced)", err, c.Replaced())
+	}
+	c.mu.Lock()
+	first.lastAnswer = time.Now().Add(-time.Minute) // nothing since
+	c.mu.Unlock()
+	l, err := c.replaceSilent(first, second, renewal, lockID{})
+	if err != nil || c.Replaced() != 1 || l == first || l == second {
+		t.Fatalf("rescue of a silent first link: %v, %d replaced, link %p (first %p, second %p)", err, c.Replaced(), l, first, second)
+	}
+	c.mu.Lock()
+	l.inflight-- // the copy takeLink counted is never sent
+	c.mu.Unlock()
+}
