@@ -306,7 +306,7 @@ func (c *Conn) takeLink(not *link, kind callKind, id lockID) (*link, error) {
 func (c *Conn) replaceSilent(first, second *link, kind callKind, id lockID) (*link, error) {
 	c.mu.Lock()
 	i := slices.Index(c.links[:], first)
-	if c.closed || i >= 0 && first.lastAnswer.Add(c.rtt.delay).After(time.Now()) {
+	if c.closed || i >= 0 && c.answeredLatelyLocked(first) {
 		c.mu.Unlock()
 		return nil, errNoRescue
 	}
@@ -327,9 +327,13 @@ func (c *Conn) replaceSilent(first, second *link, kind callKind, id lockID) (*li
 func (c *Conn) hedgeDue(l *link) (bool, time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := c.rtt.delay
-	answeredWithin := l.lastAnswer.Add(d).After(time.Now())
-	return !answeredWithin, d
+	return !c.answeredLatelyLocked(l), c.rtt.delay
+}
+
+// answeredLatelyLocked reports whether l answered a call within the hedge
+// delay: its server is there.
+func (c *Conn) answeredLatelyLocked(l *link) bool {
+	return l.lastAnswer.Add(c.rtt.delay).After(time.Now())
 }
 
 // answered reports whether a call's outcome came from a server: a

@@ -81,15 +81,18 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 	pending, hedged, rescued := 1, false, false
 	var second *link
 	var last outcome[R]
+	sendCopy := func(l *link) {
+		c.hedged.Add(1)
+		r.send(l)
+		pending++
+	}
 	hedge := func() {
 		hedged = true
 		if ctx.Err() != nil {
 			return // the copy could only fail at once
 		}
 		if l, err := c.takeLink(first, kind, id); err == nil {
-			c.hedged.Add(1)
-			r.send(l)
-			pending++
+			sendCopy(l)
 			second = l
 			timer.Reset(c.HedgeDelay())
 		}
@@ -105,9 +108,7 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 			return
 		}
 		if l, err := c.replaceSilent(first, second, kind, id); err == nil {
-			c.hedged.Add(1)
-			r.send(l)
-			pending++
+			sendCopy(l)
 		}
 	}
 	for {
@@ -126,19 +127,20 @@ func invoke[R any](c *Conn, ctx context.Context, kind callKind, id lockID, call 
 				return last.resp, last.err
 			}
 		case <-timer.C:
+			// The copy last sent decides: unanswered for the delay on a
+			// link that answered nothing either, the next copy goes.
+			waitingOn, next := first, hedge
 			switch {
 			case !hedged:
-				if due, d := c.hedgeDue(first); due {
-					hedge()
-				} else {
-					timer.Reset(d)
-				}
 			case !rescued && second != nil:
-				if due, d := c.hedgeDue(second); due {
-					rescue()
-				} else {
-					timer.Reset(d)
-				}
+				waitingOn, next = second, rescue
+			default:
+				continue
+			}
+			if due, d := c.hedgeDue(waitingOn); due {
+				next()
+			} else {
+				timer.Reset(d)
 			}
 		case <-done:
 			return zero, status.FromContextError(ctx.Err()).Err()
