@@ -25,19 +25,7 @@ type Scale struct {
 	BytesPerElection float64
 	// GoroutinesPerElection counts the goroutines the elections added.
 	GoroutinesPerElection float64
-	// CPUPerElectionMinute is this process's CPU time (user + system) per
-	// election per minute, while every election renews its lease.
-	CPUPerElectionMinute time.Duration
-	// Renewals counts the calls answered over the window, Failed those
-	// that ended in an error.
-	Renewals, Failed int64
-	// CPUPerRenewal is the CPU time over the window per renewal counted:
-	// the cost at the same rate, whatever rate the schedule gave.
-	CPUPerRenewal time.Duration
-	// WritesPerRenewal is the write system calls this process made per
-	// renewal over the window: how well gRPC batched the elections'
-	// calls, which is most of what their schedule changes.
-	WritesPerRenewal float64
+	Renewing
 	// Lapses counts elections that were not leading at the end.
 	Lapses int
 	Window time.Duration
@@ -126,8 +114,7 @@ func measureScale(shared client.Option, counts *callCounts, n int, ttl, window t
 	if stopProfile != nil {
 		stopProfile()
 	}
-	s.CPUPerElectionMinute = perElectionMinute(w.cpu, n, window)
-	s.Renewals, s.Failed, s.CPUPerRenewal, s.WritesPerRenewal = w.renewals, w.failed, w.cpuPerRenewal(), w.writesPerRenewal()
+	s.Renewing = w.renewing(n)
 	for _, c := range clients {
 		if !c.IsLeader() {
 			s.Lapses++
@@ -147,6 +134,23 @@ func usage() snapshotUsage {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return snapshotUsage{bytes: int64(ms.HeapInuse + ms.StackInuse), goroutines: runtime.NumGoroutine()}
+}
+
+// Renewing is what renewing cost this process over a measurement window.
+type Renewing struct {
+	// CPUPerElectionMinute is this process's CPU time (user + system) per
+	// election per minute, while every election renews its lease.
+	CPUPerElectionMinute time.Duration
+	// Renewals counts the calls answered over the window, Failed those
+	// that ended in an error.
+	Renewals, Failed int64
+	// CPUPerRenewal is the CPU time over the window per renewal counted:
+	// the cost at the same rate, whatever rate the schedule gave.
+	CPUPerRenewal time.Duration
+	// WritesPerRenewal is the write system calls this process made per
+	// renewal over the window: how well gRPC batched the elections'
+	// calls, which is most of what their schedule changes.
+	WritesPerRenewal float64
 }
 
 // countingConn dials addr with an interceptor that counts the calls
@@ -172,6 +176,7 @@ func (c *callCounts) intercept(ctx context.Context, method string, req, reply an
 
 // windowUsage is what this process spent over a measurement window.
 type windowUsage struct {
+	window   time.Duration
 	cpu      time.Duration
 	writes   int64 // write system calls
 	renewals int64 // calls answered
@@ -183,19 +188,19 @@ type windowUsage struct {
 func measureWindow(window time.Duration, counts *callCounts) windowUsage {
 	cpu0, writes0, answered0, failed0 := CPUTime(), writeSyscalls(), counts.answered.Load(), counts.failed.Load()
 	time.Sleep(window)
-	return windowUsage{CPUTime() - cpu0, writeSyscalls() - writes0, counts.answered.Load() - answered0, counts.failed.Load() - failed0}
+	return windowUsage{window, CPUTime() - cpu0, writeSyscalls() - writes0, counts.answered.Load() - answered0, counts.failed.Load() - failed0}
 }
 
-func (w windowUsage) cpuPerRenewal() time.Duration {
-	return w.cpu / time.Duration(max(w.renewals, 1))
-}
-
-func (w windowUsage) writesPerRenewal() float64 {
-	return float64(w.writes) / float64(max(w.renewals, 1))
-}
-
-func perElectionMinute(cpu time.Duration, n int, window time.Duration) time.Duration {
-	return time.Duration(float64(cpu) / float64(n) / window.Minutes())
+// renewing is the window's cost for n elections.
+func (w windowUsage) renewing(n int) Renewing {
+	per := float64(max(w.renewals, 1))
+	return Renewing{
+		CPUPerElectionMinute: time.Duration(float64(w.cpu) / float64(n) / w.window.Minutes()),
+		Renewals:             w.renewals,
+		Failed:               w.failed,
+		CPUPerRenewal:        time.Duration(float64(w.cpu) / per),
+		WritesPerRenewal:     float64(w.writes) / per,
+	}
 }
 
 // keepAliveInterval is the client's default keep-alive interval for ttl.
@@ -272,12 +277,7 @@ func (s Schedule) next(interval time.Duration) time.Duration {
 }
 
 // BareScale is what MeasureBareScale measures.
-type BareScale struct {
-	CPUPerElectionMinute time.Duration
-	Renewals, Failed     int64
-	CPUPerRenewal        time.Duration
-	WritesPerRenewal     float64
-}
+type BareScale struct{ Renewing }
 
 // MeasureBareScale is the floor MeasureScale is compared with: n goroutines
 // on one connection, each renewing a lock of its own with the bare
@@ -323,5 +323,5 @@ func MeasureBareScale(addr string, n int, ttl, window time.Duration, schedule Sc
 	}
 	time.Sleep(interval) // every goroutine in its steady state
 	w := measureWindow(window, counts)
-	return BareScale{perElectionMinute(w.cpu, n, window), w.renewals, w.failed, w.cpuPerRenewal(), w.writesPerRenewal()}, nil
+	return BareScale{w.renewing(n)}, nil
 }
