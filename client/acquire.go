@@ -86,7 +86,7 @@ func (e *election) finishCallLocked(res transport.Result) acquireReply {
 	if ka := e.keepAlive; ka != nil {
 		switch res.Event {
 		case fsm.Granted:
-			ka.succeeded()
+			ka.succeeded(res.Sent)
 		case fsm.Failed:
 			e.mu.log.note(slog.LevelWarn, "quorumquest: renewal failed; retrying", res.Err)
 			ka.failed()

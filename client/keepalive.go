@@ -28,12 +28,14 @@ func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, r
 	return &keepAlive{ctx: ctx, interval: interval, rng: rng, renewals: renewals, renew: renew}
 }
 
-// succeeded schedules the next renewal a jittered interval from now, so
-// that clients started together do not renew in lockstep.
-func (ka *keepAlive) succeeded() {
+// succeeded schedules the next renewal a jittered interval after sent,
+// when the granted request left: the lease is measured from then, so a
+// late answer must not push the next renewal toward its end. The jitter
+// keeps clients started together from renewing in lockstep.
+func (ka *keepAlive) succeeded(sent time.Time) {
 	ka.backoff = nil
 	jitter := keepAliveJitterMin + (keepAliveJitterMax-keepAliveJitterMin)*ka.rng.Float64()
-	ka.schedule(time.Duration(float64(ka.interval) * jitter))
+	ka.schedule(max(time.Until(sent.Add(time.Duration(float64(ka.interval)*jitter))), 0))
 }
 
 // failed schedules a retry after half to all of the next backoff step. It

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -144,6 +145,68 @@ func TestKeepAliveRetriesTransientFailures(t *testing.T) {
 		}
 		if failed != 3 {
 			t.Fatalf("%d failed renewals recorded, want 3", failed)
+		}
+	})
+}
+
+// A renewal answered late is still measured from when it was sent: the
+// next one is due an interval after that, not after the answer, or slow
+// answers would push each renewal nearer the end of the lease it renews.
+func TestSlowRenewalsAreSpacedFromWhenTheyWereSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		const slow = 4 * time.Second // within the 5s call timeout
+		var mu sync.Mutex
+		var sent []time.Time
+		srv.SetFaultFunc(func(c qqtest.Call) qqtest.Fault {
+			if c.Method != qqtest.MethodKeepAlive {
+				return qqtest.Fault{}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			sent = append(sent, time.Now())
+			return qqtest.Fault{Delay: slow}
+		})
+		a, rec := newRecordedClient(t, srv, "a")
+		mustAcquire(t, a)
+		mustStartKeepAlive(t, a)
+		for i := 0; i < 100; i++ { // 10 TTLs
+			time.Sleep(ttl / 10)
+			if !a.IsLeader() {
+				t.Fatalf("lost leadership after %v with renewals answered in %v: %v", time.Duration(i+1)*ttl/10, slow, rec.path())
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		interval := ttl / 3
+		longest := time.Duration(float64(interval) * 1.1)
+		for i := 1; i < len(sent); i++ {
+			if gap := sent[i].Sub(sent[i-1]); gap > longest {
+				t.Fatalf("renewal %d sent %v after the one before, want at most %v (interval and jitter)", i, gap, longest)
+			}
+		}
+		if len(sent) < 27 {
+			t.Fatalf("%d renewals in 10 TTLs, want about 30", len(sent))
+		}
+	})
+}
+
+// A keep-alive started long after the grant renews at once: its first
+// renewal is due an interval after the grant's request left.
+func TestKeepAliveStartedLateRenewsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := qqtest.NewUnstartedServer()
+		a, rec := newRecordedClient(t, srv, "a")
+		mustAcquire(t, a)
+		time.Sleep(ttl / 2) // past the interval: a renewal is overdue
+		mustStartKeepAlive(t, a)
+		time.Sleep(time.Millisecond)
+		if n := srv.Calls().KeepAlive; n != 1 {
+			t.Fatalf("%d renewals sent just after a late start, want 1", n)
+		}
+		time.Sleep(ttl)
+		if !a.IsLeader() {
+			t.Fatalf("lost leadership: %v", rec.path())
 		}
 	})
 }

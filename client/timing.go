@@ -53,8 +53,9 @@ func (c *config) timing() Timing {
 // it just gave up, since the server keeps no queue.
 func (t Timing) StandAside(rtt time.Duration) time.Duration { return t.RetryInterval + rtt }
 
-// Each renewal comes a jittered interval after the last success; a failed
-// one is retried after a backoff starting at a tenth of the interval.
+// Each renewal comes a jittered interval after the request of the last
+// success was sent (at once if that has passed); a failed one is retried
+// after a backoff starting at a tenth of the interval.
 const (
 	keepAliveJitterMin = 0.9
 	keepAliveJitterMax = 1.1
