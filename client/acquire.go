@@ -46,7 +46,7 @@ func (e *election) callLocked(ctx context.Context, renewal *keepAlive, send func
 	defer e.mu.log.putBack(e.mu.log.take())
 	holds := e.calls.awaitTurn(&e.mu, cl, ctx)
 	if e.calls.counts(cl) {
-		callCtx := e.calls.arm(cl, ctx, holds)
+		callCtx := e.calls.arm(cl, ctx, holds, e.rpc.Deadline(time.Now(), leaseEnd))
 		e.mu.unlock()
 		res := send(callCtx, leaseEnd)
 		e.mu.lock()

@@ -16,9 +16,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// The calls of an election share one context and one timer
-// (callcontext.go). Each call must still end at its own deadline, however
-// many calls came before it, whether they succeeded or timed out.
+// Each call must end at its own deadline, however many calls came before
+// it, whether they succeeded or timed out.
 func TestRequestTimeoutBoundsEveryCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
@@ -35,9 +34,9 @@ func TestRequestTimeoutBoundsEveryCall(t *testing.T) {
 			}
 		}
 		for round := range 3 {
-			hang(round) // a timed-out call cancels the shared context ...
+			hang(round) // a timed-out call ...
 			for range 3 {
-				mustAcquire(t, a) // ... and the next gets a new one, reused from then on
+				mustAcquire(t, a) // ... leaves nothing behind for the next
 			}
 			// The call timer, left set by the last call's deadline, fires
 			// half-way through the next call: it must end that call at its

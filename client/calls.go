@@ -1,6 +1,9 @@
 package client
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // calls is the record of an election's calls to the server. Its methods are
 // called with the election's mutex held; awaitTurn and sendInTurn release
@@ -19,8 +22,7 @@ type calls struct {
 // call is a TryAcquireLock or KeepAlive, and the TryAcquireLock callers
 // that share its outcome.
 type call struct {
-	ctx       context.Context
-	cancel    context.CancelCauseFunc
+	cancel    context.CancelFunc
 	renewal   *keepAlive // nil for TryAcquireLock
 	waiters   []chan acquireReply
 	ended     error // why it was abandoned, for its caller
@@ -68,18 +70,20 @@ func (c *calls) awaitTurn(g *guard, cl *call, ctx context.Context) (holds bool) 
 	return c.turns.quit(wait)
 }
 
-// arm gives cl the context it is sent with. A call out of turn gets an
-// ended one: it fails at once and never reaches the server.
-func (c *calls) arm(cl *call, ctx context.Context, holds bool) context.Context {
+// arm gives cl the context it is sent with, ending by deadline: the one
+// context of the call, which the transport uses as it is. A call out of
+// turn gets an ended one: it fails at once and never reaches the server.
+func (c *calls) arm(cl *call, ctx context.Context, holds bool, deadline time.Time) context.Context {
 	if !holds {
 		return cancelled
 	}
-	cl.ctx, cl.cancel = context.WithCancelCause(ctx)
+	callCtx, cancel := context.WithDeadline(ctx, deadline)
+	cl.cancel = cancel
 	c.sending = cl
 	if cl.cancelled {
-		cl.cancel(context.Canceled)
+		cancel()
 	}
-	return cl.ctx
+	return callCtx
 }
 
 var cancelled = func() context.Context {
@@ -91,7 +95,7 @@ var cancelled = func() context.Context {
 func (c *calls) returned(cl *call, holds bool) {
 	if holds {
 		c.turns.pass()
-		cl.cancel(context.Canceled)
+		cl.cancel()
 		c.sending = nil
 	}
 }
@@ -105,9 +109,9 @@ func (c *calls) finish(r acquireReply) {
 	c.current = nil
 }
 
-func (c *calls) cancel(cl *call, cause error) {
+func (c *calls) cancel(cl *call) {
 	if c.sending == cl {
-		cl.cancel(cause)
+		cl.cancel()
 	} else if !cl.cancelled {
 		cl.cancelled = true
 		if cl.wake != nil {
@@ -118,13 +122,13 @@ func (c *calls) cancel(cl *call, cause error) {
 
 func (c *calls) cancelRenewal(ka *keepAlive) {
 	if cl := c.current; cl != nil && cl.renewal == ka {
-		c.cancel(cl, context.Canceled)
+		c.cancel(cl)
 	}
 }
 
 func (c *calls) abandon(err error) {
 	if c.current != nil {
-		c.cancel(c.current, context.Canceled)
+		c.cancel(c.current)
 		c.detach(err)
 	}
 }

@@ -96,7 +96,7 @@ func (e *election) close() error {
 	e.closed = true
 	e.bg.close(&e.m.expiry)
 	if cl := e.calls.sending; cl != nil {
-		cl.cancel(ErrClosed) // a call detached by a release; it may outlive Close
+		cl.cancel() // a call detached by a release; it may outlive Close
 	}
 	var wait chan struct{}
 	if wasHolding {

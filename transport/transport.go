@@ -81,12 +81,14 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 	}, nil
 }
 
-// Deadline returns the deadline of a call sent at now: the configured
-// timeout from now or, when not zero and sooner, before (a renewal that
-// answers after the lease ended is worthless). The caller passes the time
-// it has already read: reading the clock is a fair part of a call's cost.
+// Deadline returns the deadline of a TryAcquire or KeepAlive sent at now:
+// the configured timeout from now, or the usable lease from now when
+// shorter (a grant answered after it is worthless), or before when not
+// zero and sooner (a renewal that answers after the lease ended is
+// worthless). A caller whose context ends by then spares the call a
+// context of its own.
 func (t *Transport) Deadline(now, before time.Time) time.Time {
-	deadline := now.Add(t.cfg.Timeout)
+	deadline := now.Add(min(t.cfg.Timeout, t.cfg.Policy.Usable(t.cfg.TTL)))
 	if !before.IsZero() && before.Before(deadline) {
 		deadline = before
 	}
@@ -112,9 +114,6 @@ func (t *Transport) TryAcquire(ctx context.Context, before time.Time) Result {
 	// call: the lease is measured from it, and an earlier send time only
 	// shortens the lease.
 	sent := time.Now()
-	if limit := sent.Add(t.cfg.Policy.Usable(t.cfg.TTL)); before.IsZero() || limit.Before(before) {
-		before = limit
-	}
 	ctx, cancel := t.callContext(ctx, sent, before)
 	defer cancel()
 	resp, err := t.stub.TryAcquireLock(ctx, t.tryReq)
@@ -165,7 +164,7 @@ func (r Result) AsOf(now time.Time) Result {
 // Release gives the lock up. The server answers success whether or not this
 // client held it, so only transport failures come back as errors.
 func (t *Transport) Release(ctx context.Context) error {
-	ctx, cancel := t.callContext(ctx, time.Now(), time.Time{})
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
 	_, err := t.stub.ReleaseLock(ctx, t.relReq)
 	if err != nil {

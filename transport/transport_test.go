@@ -178,6 +178,63 @@ func TestCallEndsBeforeLeaseDeadline(t *testing.T) {
 	})
 }
 
+// Deadline is the earliest of the timeout, the usable lease and before;
+// a caller's context that ends by it reaches the stub as it is, and one
+// that ends later is bounded by it.
+func TestDeadlineBoundsTheCallAndSparesAContextThatEndsByIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		tr := newTransport(t, qqtest.NewUnstartedServer().Stub(), 10*time.Second) // timeout 5s
+		short := newTransport(t, qqtest.NewUnstartedServer().Stub(), 2*time.Second)
+		for _, tc := range []struct {
+			tr     *Transport
+			before time.Time
+			want   time.Time
+		}{
+			{tr, time.Time{}, now.Add(5 * time.Second)},
+			{tr, now.Add(3 * time.Second), now.Add(3 * time.Second)},
+			{tr, now.Add(6 * time.Second), now.Add(5 * time.Second)},
+			{short, time.Time{}, now.Add(DefaultLeasePolicy.Usable(2 * time.Second))},
+		} {
+			if got := tc.tr.Deadline(now, tc.before); !got.Equal(tc.want) {
+				t.Errorf("Deadline(now, now+%v) = now+%v, want now+%v", tc.before.Sub(now), got.Sub(now), tc.want.Sub(now))
+			}
+		}
+
+		var seen context.Context
+		stub := &recordingStub{LeaderElectionServiceClient: qqtest.NewUnstartedServer().Stub(), seen: &seen}
+		tr = newTransport(t, stub, 10*time.Second)
+		ctx, cancel := context.WithDeadline(context.Background(), tr.Deadline(time.Now(), time.Time{}))
+		defer cancel()
+		tr.TryAcquire(ctx, time.Time{})
+		if seen != ctx {
+			t.Errorf("a context ending by the deadline was wrapped")
+		}
+		later, cancelLater := context.WithTimeout(context.Background(), time.Hour)
+		defer cancelLater()
+		tr.KeepAlive(later, time.Now().Add(time.Second))
+		if d, ok := seen.Deadline(); seen == later || !ok || !d.Equal(time.Now().Add(time.Second)) {
+			t.Errorf("a context ending after the deadline reached the stub with deadline %v (%v)", d, ok)
+		}
+	})
+}
+
+// recordingStub records the context of the last call.
+type recordingStub struct {
+	pb.LeaderElectionServiceClient
+	seen *context.Context
+}
+
+func (s *recordingStub) TryAcquireLock(ctx context.Context, req *pb.TryAcquireLockRequest, opts ...grpc.CallOption) (*pb.TryAcquireLockResponse, error) {
+	*s.seen = ctx
+	return s.LeaderElectionServiceClient.TryAcquireLock(ctx, req, opts...)
+}
+
+func (s *recordingStub) KeepAlive(ctx context.Context, req *pb.KeepAliveRequest, opts ...grpc.CallOption) (*pb.KeepAliveResponse, error) {
+	*s.seen = ctx
+	return s.LeaderElectionServiceClient.KeepAlive(ctx, req, opts...)
+}
+
 func TestErrorsBecomeEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
