@@ -70,9 +70,8 @@ func (c *calls) awaitTurn(g *guard, cl *call, ctx context.Context) (holds bool) 
 	return c.turns.quit(wait)
 }
 
-// arm gives cl the context it is sent with, ending by deadline: the one
-// context of the call, which the transport uses as it is. A call out of
-// turn gets an ended one: it fails at once and never reaches the server.
+// arm gives cl its one context, which the transport uses as it is. A call
+// out of turn gets an ended one: it fails at once and never reaches a server.
 func (c *calls) arm(cl *call, ctx context.Context, holds bool, deadline time.Time) context.Context {
 	if !holds {
 		return cancelled

@@ -28,10 +28,9 @@ func newKeepAlive(ctx context.Context, interval time.Duration, rng *rand.Rand, r
 	return &keepAlive{ctx: ctx, interval: interval, rng: rng, renewals: renewals, renew: renew}
 }
 
-// succeeded schedules the next renewal a jittered interval after sent,
-// when the granted request left: the lease is measured from then, so a
-// late answer must not push the next renewal toward its end. The jitter
-// keeps clients started together from renewing in lockstep.
+// succeeded schedules the next renewal a jittered interval after the
+// granted request was sent, as its lease is, however late the answer; the
+// jitter keeps clients started together from renewing in lockstep.
 func (ka *keepAlive) succeeded(sent time.Time) {
 	ka.backoff = nil
 	jitter := keepAliveJitterMin + (keepAliveJitterMax-keepAliveJitterMin)*ka.rng.Float64()

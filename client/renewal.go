@@ -29,8 +29,7 @@ func (e *election) startKeepAlive(ctx context.Context) error {
 	}
 	e.keepAlive = ka
 	if e.calls.current == nil {
-		// The first renewal is due an interval after the grant's request
-		// left, which the lease's deadline tells.
+		// The grant's request left a usable lease before its deadline.
 		ka.succeeded(e.m.deadline().Add(-e.cfg.policy.Usable(e.cfg.ttl)))
 	} // else the call in flight schedules it when it ends
 	return nil
