@@ -97,18 +97,24 @@ func TestIsLeaderFalseExactlyAtDeadline(t *testing.T) {
 	})
 }
 
+// leadsFor10TTLs checks a leads at every tenth of the TTL for 10 TTLs.
+func leadsFor10TTLs(t *testing.T, a *client.QuorumQuestClient, rec *recorder) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		time.Sleep(ttl / 10)
+		if !a.IsLeader() {
+			t.Fatalf("lost leadership after %v: %v", time.Duration(i+1)*ttl/10, rec.path())
+		}
+	}
+}
+
 func TestKeepAliveHoldsLeadership(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := qqtest.NewUnstartedServer()
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		mustStartKeepAlive(t, a)
-		for i := 0; i < 100; i++ { // 10 TTLs
-			time.Sleep(ttl / 10)
-			if !a.IsLeader() {
-				t.Fatalf("lost leadership after %v: %v", time.Duration(i+1)*ttl/10, rec.path())
-			}
-		}
+		leadsFor10TTLs(t, a, rec)
 		// About one renewal per third of the TTL, jittered by 10%.
 		if n := srv.Calls().KeepAlive; n < 27 || n > 34 {
 			t.Fatalf("%d renewals in 10 TTLs, want about 30", n)
@@ -170,12 +176,7 @@ func TestSlowRenewalsAreSpacedFromWhenTheyWereSent(t *testing.T) {
 		a, rec := newRecordedClient(t, srv, "a")
 		mustAcquire(t, a)
 		mustStartKeepAlive(t, a)
-		for i := 0; i < 100; i++ { // 10 TTLs
-			time.Sleep(ttl / 10)
-			if !a.IsLeader() {
-				t.Fatalf("lost leadership after %v with renewals answered in %v: %v", time.Duration(i+1)*ttl/10, slow, rec.path())
-			}
-		}
+		leadsFor10TTLs(t, a, rec)
 		mu.Lock()
 		defer mu.Unlock()
 		interval := ttl / 3
