@@ -109,15 +109,9 @@ func TestRetiredConnectionWithoutCallsClosesAtOnce(t *testing.T) {
 	c.mu.Lock()
 	before := c.links
 	c.mu.Unlock()
+	waitReady(t, before[:]...) // a link not READY is not judged
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, l := range before { // a link not READY is not judged
-		for s := l.cc.GetState(); s != connectivity.Ready; s = l.cc.GetState() {
-			if !l.cc.WaitForStateChange(ctx, s) {
-				t.Fatalf("link to %s never READY (%v)", l.target, s)
-			}
-		}
-	}
 	callCtx, callCancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer callCancel()
 	if _, err := c.TryAcquireLock(callCtx, tryReq("dropped")); status.Code(err) != codes.DeadlineExceeded {

@@ -16,12 +16,18 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// warmUp makes n acquisitions (enough answered round trips for the hedge
-// delay to be derived from them) and returns what a test allows a round
-// trip on top of the hedge delay: twice the slowest seen, and at least
-// 150 ms, for the scheduling of a loaded, race-instrumented test binary.
+// warmUp waits for both links to be READY (on a loaded machine one may
+// still be connecting, and would get no call), then makes n acquisitions
+// (enough answered round trips for the hedge delay to be derived from
+// them) and returns what a test allows a round trip on top of the hedge
+// delay: twice the slowest seen, and at least 150 ms, for the scheduling
+// of a loaded, race-instrumented test binary.
 func warmUp(t testing.TB, c *Conn, id string, n int) time.Duration {
 	t.Helper()
+	c.mu.Lock()
+	links := c.links
+	c.mu.Unlock()
+	waitReady(t, links[:]...)
 	slowest := time.Duration(0)
 	for range n {
 		start := time.Now()
@@ -29,6 +35,20 @@ func warmUp(t testing.TB, c *Conn, id string, n int) time.Duration {
 		slowest = max(slowest, time.Since(start))
 	}
 	return max(150*time.Millisecond, 2*slowest)
+}
+
+// waitReady waits up to 5 s for every link given to be READY.
+func waitReady(t testing.TB, links ...*link) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, l := range links {
+		for s := l.cc.GetState(); s != connectivity.Ready; s = l.cc.GetState() {
+			if !l.cc.WaitForStateChange(ctx, s) {
+				t.Fatalf("link to %s never READY (%v)", l.target, s)
+			}
+		}
+	}
 }
 
 func tryReq(id string) *pb.TryAcquireLockRequest {
