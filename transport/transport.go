@@ -36,6 +36,9 @@ type Config struct {
 type Transport struct {
 	stub pb.LeaderElectionServiceClient
 	cfg  Config
+	// callTimeout bounds TryAcquire and KeepAlive: the configured timeout,
+	// or the usable lease when shorter (LeasePolicy.CallTimeout).
+	callTimeout time.Duration
 	// The requests never change for a lock and a client, so they are built
 	// once. gRPC only reads a request while marshalling it, which is safe
 	// from several goroutines at once (proto messages are safe for
@@ -74,7 +77,7 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 	}
 	l := cfg.Lock
 	return &Transport{
-		stub: stub, cfg: cfg,
+		stub: stub, cfg: cfg, callTimeout: cfg.Policy.CallTimeout(cfg.TTL, cfg.Timeout),
 		tryReq:  &pb.TryAcquireLockRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID, Ttl: wire},
 		keepReq: &pb.KeepAliveRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID, Ttl: wire},
 		relReq:  &pb.ReleaseLockRequest{Service: l.Service, Domain: l.Domain, ClientId: l.ClientID},
@@ -88,7 +91,7 @@ func New(stub pb.LeaderElectionServiceClient, cfg Config) (*Transport, error) {
 // worthless). A caller whose context ends by then spares the call a
 // context of its own.
 func (t *Transport) Deadline(now, before time.Time) time.Time {
-	deadline := now.Add(min(t.cfg.Timeout, t.cfg.Policy.Usable(t.cfg.TTL)))
+	deadline := now.Add(t.callTimeout)
 	if !before.IsZero() && before.Before(deadline) {
 		deadline = before
 	}
