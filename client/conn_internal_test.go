@@ -30,6 +30,11 @@ func TestDialledConnectionIsReplacedWhenSilent(t *testing.T) {
 	if ok, err := q.TryAcquireLock(ctx); !ok || err != nil {
 		t.Fatalf("first acquisition: %v, %v", ok, err)
 	}
+	// A link still connecting when the proxy goes silent would connect
+	// afterwards and answer without a replacement.
+	if err := q.conn.WaitReady(ctx); err != nil {
+		t.Fatalf("links not READY: %v", err)
+	}
 	// The existing connection goes silent for good; new ones pass.
 	if err := p.SetMode(testutil.ProxySilent); err != nil {
 		t.Fatal(err)

@@ -211,6 +211,29 @@ func (c *Conn) State() connectivity.State {
 	return c.links[0].cc.GetState()
 }
 
+// WaitReady blocks until both current links are READY, and fails with
+// ctx's error if ctx ends first, or ErrConnClosed if a link is closed
+// (replaced, or the Conn closed) while it waits. Calls need not wait for
+// it; it is for whoever needs both links up before going on, such as a
+// test that silences a server.
+func (c *Conn) WaitReady(ctx context.Context) error {
+	c.mu.Lock()
+	links := c.links
+	c.mu.Unlock()
+	for _, l := range links {
+		for s := l.cc.GetState(); s != connectivity.Ready; s = l.cc.GetState() {
+			if s == connectivity.Shutdown {
+				return ErrConnClosed
+			}
+			l.cc.Connect()
+			if !l.cc.WaitForStateChange(ctx, s) {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
 // Close closes both links and any retired one, cancelling calls in flight,
 // and lets calls waiting for a release go (they then fail). Later calls
 // fail with ErrConnClosed. It is idempotent.

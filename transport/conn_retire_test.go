@@ -109,9 +109,11 @@ func TestRetiredConnectionWithoutCallsClosesAtOnce(t *testing.T) {
 	c.mu.Lock()
 	before := c.links
 	c.mu.Unlock()
-	waitReady(t, before[:]...) // a link not READY is not judged
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if err := c.WaitReady(ctx); err != nil { // a link not READY is not judged
+		t.Fatalf("links not READY: %v", err)
+	}
 	callCtx, callCancel := context.WithTimeout(ctx, 150*time.Millisecond)
 	defer callCancel()
 	if _, err := c.TryAcquireLock(callCtx, tryReq("dropped")); status.Code(err) != codes.DeadlineExceeded {

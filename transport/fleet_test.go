@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -132,16 +133,23 @@ func within(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 	}
 }
 
-// State is READY only when a link is: with no server to reach, it reports
-// the links' failure.
-func TestConnStateWithoutAServerIsNotReady(t *testing.T) {
+// pairWithNothingListening opens a Conn to a loopback address nothing
+// listens on, and returns it with the address.
+func pairWithNothingListening(t *testing.T) (*Conn, string) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := lis.Addr().String()
 	lis.Close()
-	c := openPair(t, addr, time.Second)
+	return openPair(t, addr, time.Second), addr
+}
+
+// State is READY only when a link is: with no server to reach, it reports
+// the links' failure.
+func TestConnStateWithoutAServerIsNotReady(t *testing.T) {
+	c, addr := pairWithNothingListening(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	c.mu.Lock()
@@ -156,6 +164,21 @@ func TestConnStateWithoutAServerIsNotReady(t *testing.T) {
 	}
 	if s := c.State(); s == connectivity.Ready {
 		t.Fatalf("state %v with nothing listening at %s", s, addr)
+	}
+}
+
+// WaitReady ends with ctx when nothing listens, and with ErrConnClosed once
+// the Conn is closed.
+func TestWaitReadyEndsWithItsContextOrTheConn(t *testing.T) {
+	c, _ := pairWithNothingListening(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if err := c.WaitReady(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitReady with nothing listening: %v, want DeadlineExceeded", err)
+	}
+	c.Close()
+	if err := c.WaitReady(t.Context()); !errors.Is(err, ErrConnClosed) {
+		t.Fatalf("WaitReady on a closed Conn: %v, want ErrConnClosed", err)
 	}
 }
 

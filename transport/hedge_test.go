@@ -24,10 +24,11 @@ import (
 // of a loaded, race-instrumented test binary.
 func warmUp(t testing.TB, c *Conn, id string, n int) time.Duration {
 	t.Helper()
-	c.mu.Lock()
-	links := c.links
-	c.mu.Unlock()
-	waitReady(t, links[:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatalf("links not READY: %v", err)
+	}
 	slowest := time.Duration(0)
 	for range n {
 		start := time.Now()
@@ -35,20 +36,6 @@ func warmUp(t testing.TB, c *Conn, id string, n int) time.Duration {
 		slowest = max(slowest, time.Since(start))
 	}
 	return max(150*time.Millisecond, 2*slowest)
-}
-
-// waitReady waits up to 5 s for every link given to be READY.
-func waitReady(t testing.TB, links ...*link) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, l := range links {
-		for s := l.cc.GetState(); s != connectivity.Ready; s = l.cc.GetState() {
-			if !l.cc.WaitForStateChange(ctx, s) {
-				t.Fatalf("link to %s never READY (%v)", l.target, s)
-			}
-		}
-	}
 }
 
 func tryReq(id string) *pb.TryAcquireLockRequest {
